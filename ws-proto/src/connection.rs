@@ -1,0 +1,802 @@
+//! The connection state machine, after the opening handshake.
+//!
+//! # Theory of operation
+//!
+//! Input bytes accumulate in one read buffer. A frame's header is decoded and checked as
+//! soon as it is complete, so a length over the limit fails the connection before any
+//! payload is buffered. Payload bytes are unmasked in place and, for text, run through
+//! the UTF-8 validator as they arrive, so a bad byte fails the connection at once, even
+//! in the middle of a frame. A complete payload is split off the read buffer without a
+//! copy and becomes an event (or a fragment of a message being assembled).
+//!
+//! Output is two queues: control frames (pongs, pings), which go first, and data frames
+//! in the order the user queued them, with the Close frame at the end so that nothing
+//! queued before a close is lost. Frames are encoded only when the caller asks for
+//! bytes, a bounded amount per call, so a 16 MiB message does not become a 16 MiB
+//! output buffer and a Pong can go out between the fragments of a long message.
+//!
+//! The closing handshake is three facts: whether our Close is queued, whether the
+//! peer's has arrived, and whether the conversation is over ([`Event::Closed`] has been
+//! reported). A server closes the transport as soon as the conversation is over; a
+//! client waits for the server to do it, for at most the close timeout (RFC 6455 §7.1.1).
+//!
+//! Timers are deadlines compared with the time the caller passes in; a timer started by
+//! a command (which has no `now`) is armed at the next `handle_*` call, and until then
+//! [`Connection::poll_timeout`] asks to be called right away.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
+use crate::config::{Config, Policy};
+use crate::entropy::{Entropy, OsEntropy};
+use crate::error::{ProtocolError, UsageError};
+use crate::event::{CloseReason, Event, Message};
+use crate::frame::{Frame, Header, OpCode};
+use crate::mask::apply_mask;
+use crate::utf8::{Utf8Bytes, Utf8Validator};
+
+/// Which end of the connection this is. It decides masking (RFC 6455 §5.1) and who
+/// closes the transport first (§7.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The end that opened the connection: masks what it sends.
+    Client,
+    /// The end that accepted it: sends unmasked frames, requires masked ones.
+    Server,
+}
+
+/// Where the closing handshake stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// One side has sent a Close; the other's is awaited.
+    Closing,
+    /// The conversation is over ([`Event::Closed`] was reported).
+    Closed,
+}
+
+/// The most pending control frames kept; past this, the oldest Pong is dropped (a Pong
+/// may answer only the latest Ping, RFC 6455 §5.5.3), so a peer that pings without
+/// reading cannot grow our memory.
+const MAX_QUEUED_CONTROL: usize = 32;
+
+/// A timer a command asked for, armed at the next `handle_*` call that tells the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    Off,
+    Pending,
+    At(Instant),
+}
+
+/// A data message being assembled from fragments.
+#[derive(Debug)]
+struct Fragmented {
+    opcode: OpCode,
+    buf: BytesMut,
+}
+
+/// A frame whose header is written and whose payload is being copied out.
+#[derive(Debug)]
+struct Encoding {
+    payload: Bytes,
+    written: usize,
+    mask: Option<[u8; 4]>,
+}
+
+/// One WebSocket connection, client or server, after the opening handshake.
+///
+/// The methods come in four groups:
+///
+/// - **input**: [`handle_input`](Self::handle_input) (or [`read_buffer`](Self::read_buffer)
+///   then [`handle_read`](Self::handle_read)), [`handle_eof`](Self::handle_eof),
+///   [`handle_timeout`](Self::handle_timeout). They never fail: a misbehaving peer shows
+///   up as an [`Event::Closed`] and a queued Close frame.
+/// - **commands**: [`send`](Self::send), [`send_frame`](Self::send_frame),
+///   [`ping`](Self::ping), [`pong`](Self::pong), [`close`](Self::close),
+///   [`set_policy`](Self::set_policy). They fail only on caller misuse ([`UsageError`]).
+/// - **output**, to drain after every input or command, in this order:
+///   [`poll_transmit`](Self::poll_transmit) (bytes to write, until it returns 0),
+///   [`poll_event`](Self::poll_event) (until `None`), then
+///   [`should_close_transport`](Self::should_close_transport) and
+///   [`poll_timeout`](Self::poll_timeout) (when to call `handle_timeout`).
+/// - **getters**: [`state`](Self::state), [`role`](Self::role),
+///   [`buffered_amount`](Self::buffered_amount), [`config`](Self::config).
+pub struct Connection {
+    role: Role,
+    config: Config,
+    entropy: Box<dyn Entropy>,
+
+    // Input.
+    rbuf: BytesMut,
+    /// The header of the frame whose payload is arriving.
+    header: Option<Header>,
+    /// How many bytes of that payload are already unmasked and validated.
+    seen: usize,
+    /// Whether that payload is (part of) a text message to validate.
+    frame_is_text: bool,
+    fragmented: Option<Fragmented>,
+    utf8: Utf8Validator,
+    events: VecDeque<Event>,
+
+    // Output.
+    control: VecDeque<Frame>,
+    data: VecDeque<Frame>,
+    encoding: Option<Encoding>,
+    /// Payload bytes queued in `data` and `encoding`.
+    buffered: usize,
+
+    // Closing handshake.
+    close_queued: bool,
+    close_received: Option<Option<CloseFrame>>,
+    initiated_locally: bool,
+    finished: bool,
+    close_transport: bool,
+
+    // Time.
+    now: Instant,
+    last_received: Instant,
+    ping_sent: Option<Instant>,
+    pings: u64,
+    close_timer: Timer,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state())
+            .field("buffered", &self.buffered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A connection whose opening handshake is done, at time `now`. A client draws its
+    /// masking keys from the operating system's CSPRNG.
+    pub fn new(role: Role, config: Config, now: Instant) -> Self {
+        Self::with_entropy(role, config, now, Box::new(OsEntropy::new()))
+    }
+
+    /// Like [`Connection::new`], with the masking keys drawn from `entropy`.
+    pub fn with_entropy(
+        role: Role,
+        config: Config,
+        now: Instant,
+        entropy: Box<dyn Entropy>,
+    ) -> Self {
+        Self {
+            role,
+            config,
+            entropy,
+            rbuf: BytesMut::new(),
+            header: None,
+            seen: 0,
+            frame_is_text: false,
+            fragmented: None,
+            utf8: Utf8Validator::new(),
+            events: VecDeque::new(),
+            control: VecDeque::new(),
+            data: VecDeque::new(),
+            encoding: None,
+            buffered: 0,
+            close_queued: false,
+            close_received: None,
+            initiated_locally: false,
+            finished: false,
+            close_transport: false,
+            now,
+            last_received: now,
+            ping_sent: None,
+            pings: 0,
+            close_timer: Timer::Off,
+        }
+    }
+
+    // ===== getters =====
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the closing handshake stands.
+    pub fn state(&self) -> State {
+        if self.finished {
+            State::Closed
+        } else if self.close_queued || self.close_received.is_some() {
+            State::Closing
+        } else {
+            State::Open
+        }
+    }
+
+    /// Payload bytes of data frames queued and not yet handed to
+    /// [`poll_transmit`](Self::poll_transmit); an adapter applies back-pressure on it.
+    pub fn buffered_amount(&self) -> usize {
+        self.buffered
+    }
+
+    // ===== input =====
+
+    /// Feeds bytes received from the peer. Any split of the input into calls gives the
+    /// same events and output.
+    pub fn handle_input(&mut self, bytes: &[u8], now: Instant) {
+        if self.reading() {
+            self.rbuf.extend_from_slice(bytes);
+        }
+        self.handle_read(now);
+    }
+
+    /// The buffer [`handle_input`](Self::handle_input) appends to. An adapter can read
+    /// from its transport straight into it (sparing a copy), then call
+    /// [`handle_read`](Self::handle_read).
+    pub fn read_buffer(&mut self) -> &mut BytesMut {
+        &mut self.rbuf
+    }
+
+    /// Processes what was appended to [`read_buffer`](Self::read_buffer).
+    pub fn handle_read(&mut self, now: Instant) {
+        self.tick(now);
+        if !self.rbuf.is_empty() {
+            self.last_received = now;
+            self.ping_sent = None;
+        }
+        self.process_input();
+    }
+
+    /// The transport reached end of file: no more bytes will come.
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.tick(now);
+        self.rbuf.clear();
+        if !self.finished {
+            self.finish(CloseReason::Eof);
+        }
+        self.close_transport = true;
+    }
+
+    /// Tells the connection the time: fires the keepalive and close timers that are due.
+    /// Spurious calls are harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tick(now);
+        if let Timer::At(deadline) = self.close_timer {
+            if now >= deadline {
+                self.close_timer = Timer::Off;
+                if !self.finished {
+                    self.finish(CloseReason::CloseTimeout);
+                }
+                self.close_transport = true;
+                return;
+            }
+        }
+        let Some(keepalive) = self.config.keepalive else {
+            return;
+        };
+        if self.finished || self.close_queued {
+            return;
+        }
+        match self.ping_sent {
+            Some(sent) if now >= sent + keepalive.timeout => {
+                self.finish(CloseReason::KeepAliveTimeout);
+                self.close_transport = true;
+            }
+            None if now >= self.last_received + keepalive.interval => {
+                self.pings += 1;
+                let payload = Bytes::copy_from_slice(&self.pings.to_be_bytes());
+                self.push_control(Frame::ping(payload));
+                self.ping_sent = Some(now);
+            }
+            _ => {}
+        }
+    }
+
+    /// Records the time and arms the timers commands asked for.
+    fn tick(&mut self, now: Instant) {
+        self.now = now;
+        if self.close_timer == Timer::Pending {
+            self.close_timer = Timer::At(now + self.config.close_timeout);
+        }
+    }
+
+    /// Whether frames are still read: not after the conversation ended, nor after the
+    /// peer's Close (RFC 6455 §5.5.1: nothing follows it).
+    fn reading(&self) -> bool {
+        !self.finished && self.close_received.is_none()
+    }
+
+    fn process_input(&mut self) {
+        while self.reading() {
+            let header = match self.header {
+                Some(header) => header,
+                None => match Header::decode(&self.rbuf) {
+                    Ok(None) => break,
+                    Err(e) => return self.fail(e),
+                    Ok(Some((header, len))) => {
+                        if let Err(e) = self.check_header(&header) {
+                            return self.fail(e);
+                        }
+                        self.rbuf.advance(len);
+                        self.header = Some(header);
+                        self.seen = 0;
+                        header
+                    }
+                },
+            };
+            // `check_header` bounded the length by `max_frame_size`, a `usize`.
+            let len = header.payload_len as usize;
+            let available = self.rbuf.len().min(len);
+            if available > self.seen {
+                let fresh = &mut self.rbuf[self.seen..available];
+                if let Some(key) = header.mask {
+                    apply_mask(fresh, key, self.seen);
+                }
+                if self.frame_is_text && self.utf8.feed(fresh).is_err() {
+                    // RFC 6455 §8.1: fail as soon as the text cannot be valid UTF-8.
+                    return self.fail(ProtocolError::InvalidUtf8);
+                }
+                self.seen = available;
+            }
+            if available < len {
+                break;
+            }
+            let payload = self.rbuf.split_to(len).freeze();
+            self.header = None;
+            self.on_frame(header, payload);
+        }
+        if !self.reading() {
+            self.rbuf.clear();
+        }
+    }
+
+    /// The checks a header allows before any of its payload is read.
+    fn check_header(&mut self, h: &Header) -> Result<(), ProtocolError> {
+        // RFC 6455 §5.1: a server MUST close the connection on an unmasked frame; a
+        // client MUST close it on a masked one.
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        let standard = self.config.policy == Policy::Standard;
+        // §5.2: RSV bits MUST be 0 unless an extension defines them.
+        if standard && h.rsv != 0 {
+            return Err(ProtocolError::ReservedBits(h.rsv));
+        }
+        // §5.2: on a reserved opcode the receiving endpoint MUST fail the connection.
+        if standard && h.opcode.is_reserved() {
+            return Err(ProtocolError::ReservedOpcode(h.opcode.as_nibble()));
+        }
+        if h.opcode.is_control() {
+            // §5.5: control frames MUST have a payload of 125 bytes or less and MUST
+            // NOT be fragmented.
+            if h.payload_len > 125 {
+                return Err(ProtocolError::ControlFrameTooLong(h.payload_len));
+            }
+            if !h.fin {
+                return Err(ProtocolError::FragmentedControlFrame);
+            }
+            self.frame_is_text = false;
+            return Ok(());
+        }
+        if h.payload_len > self.config.max_frame_size as u64 {
+            return Err(ProtocolError::FrameTooLarge {
+                len: h.payload_len,
+                max: self.config.max_frame_size,
+            });
+        }
+        if !standard {
+            return Ok(());
+        }
+        // §5.4: fragments of one message are never interleaved with another message.
+        let so_far = match (&self.fragmented, h.opcode) {
+            (None, OpCode::Continuation) => return Err(ProtocolError::UnexpectedContinuation),
+            (Some(_), OpCode::Text | OpCode::Binary) => {
+                return Err(ProtocolError::ExpectedContinuation);
+            }
+            (Some(f), _) => f.buf.len() as u64,
+            (None, _) => 0,
+        };
+        let total = so_far + h.payload_len;
+        if total > self.config.max_message_size as u64 {
+            return Err(ProtocolError::MessageTooLarge {
+                len: total,
+                max: self.config.max_message_size,
+            });
+        }
+        self.frame_is_text = match (&self.fragmented, h.opcode) {
+            (_, OpCode::Text) => {
+                self.utf8.reset();
+                true
+            }
+            (Some(f), OpCode::Continuation) => f.opcode == OpCode::Text,
+            _ => false,
+        };
+        Ok(())
+    }
+
+    fn on_frame(&mut self, header: Header, payload: Bytes) {
+        if self.config.policy == Policy::Raw {
+            if header.opcode == OpCode::Close {
+                let peer = CloseFrame::parse(&payload).ok().flatten();
+                self.events
+                    .push_back(Event::Frame(frame_of(&header, payload)));
+                self.on_peer_close(peer, false);
+            } else {
+                self.events
+                    .push_back(Event::Frame(frame_of(&header, payload)));
+            }
+            return;
+        }
+        match header.opcode {
+            OpCode::Ping => {
+                // §5.5.2: a Ping is answered with a Pong carrying the same data, unless
+                // a Close was already sent.
+                if !self.close_queued {
+                    self.push_control(Frame::pong(payload.clone()));
+                }
+                self.events.push_back(Event::Ping(payload));
+            }
+            OpCode::Pong => self.events.push_back(Event::Pong(payload)),
+            OpCode::Close => match CloseFrame::parse(&payload) {
+                Ok(peer) => self.on_peer_close(peer, true),
+                Err(e) => self.fail(e),
+            },
+            OpCode::Text | OpCode::Binary if header.fin => self.deliver(header.opcode, payload),
+            OpCode::Text | OpCode::Binary => {
+                self.fragmented = Some(Fragmented {
+                    opcode: header.opcode,
+                    buf: BytesMut::from(&payload[..]),
+                });
+            }
+            OpCode::Continuation => {
+                // `check_header` made sure a message is in progress.
+                let Some(f) = self.fragmented.as_mut() else {
+                    return self.fail(ProtocolError::UnexpectedContinuation);
+                };
+                f.buf.extend_from_slice(&payload);
+                if header.fin {
+                    if let Some(f) = self.fragmented.take() {
+                        self.deliver(f.opcode, f.buf.freeze());
+                    }
+                }
+            }
+            // Refused by `check_header` under the standard policy.
+            OpCode::ReservedData(n) | OpCode::ReservedControl(n) => {
+                self.fail(ProtocolError::ReservedOpcode(n));
+            }
+        }
+    }
+
+    fn deliver(&mut self, opcode: OpCode, payload: Bytes) {
+        let message = if opcode == OpCode::Text {
+            // The bytes were validated as they arrived; the message must not end
+            // inside a code point.
+            if !self.utf8.is_complete() {
+                return self.fail(ProtocolError::InvalidUtf8);
+            }
+            Message::Text(Utf8Bytes::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        };
+        self.events.push_back(Event::Message(message));
+    }
+
+    /// The peer's Close arrived (already validated under the standard policy).
+    fn on_peer_close(&mut self, peer: Option<CloseFrame>, reply: bool) {
+        // RFC 6455 §5.5.1: after a Close, the peer sends nothing more; ignore the rest.
+        if self.close_queued {
+            self.close_received = Some(peer.clone());
+            self.finish(CloseReason::Handshake {
+                peer,
+                initiated_locally: self.initiated_locally,
+            });
+        } else if reply {
+            // §5.5.1: answer with a Close, typically echoing the status code.
+            let answer = match &peer {
+                Some(frame) => Frame::close(frame.code, ""),
+                None => Frame::close_empty(),
+            };
+            self.queue_close(answer);
+            self.close_received = Some(peer.clone());
+            self.finish(CloseReason::Handshake {
+                peer,
+                initiated_locally: false,
+            });
+        } else {
+            // Raw policy: the user answers, and `send_frame` finishes the handshake.
+            self.close_received = Some(peer);
+        }
+    }
+
+    /// Fails the connection (RFC 6455 §7.1.7): queue a Close with the error's code, drop
+    /// the data not yet started, report, and close the transport once flushed.
+    fn fail(&mut self, error: ProtocolError) {
+        if self.finished {
+            return;
+        }
+        if !self.close_queued {
+            self.data.clear();
+            self.control.clear();
+            self.buffered = self
+                .encoding
+                .as_ref()
+                .map_or(0, |e| e.payload.len() - e.written);
+            self.queue_close(Frame::close(error.close_code(), ""));
+        }
+        self.finish(CloseReason::Protocol(error));
+        self.close_transport = true;
+    }
+
+    fn finish(&mut self, reason: CloseReason) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.fragmented = None;
+        self.header = None;
+        self.events.push_back(Event::Closed(reason));
+        match self.role {
+            // §7.1.1: the server closes the TCP connection first.
+            Role::Server => self.close_transport = true,
+            // A client waits for the server to do it, but not forever.
+            Role::Client => self.close_timer = Timer::Pending,
+        }
+    }
+
+    // ===== commands =====
+
+    /// Queues a whole message, split into frames of
+    /// [`Config::fragment_size`] if that is set.
+    pub fn send(&mut self, message: impl Into<Message>) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        self.push_data(message.into().into_frame());
+        Ok(())
+    }
+
+    /// Queues one frame as it is: the raw policy's way to send anything, including
+    /// fragments, reserved opcodes and RSV bits. Data frames keep their order; control
+    /// frames go ahead of queued data. A Close frame starts (or, after the peer's
+    /// Close, completes) the closing handshake.
+    pub fn send_frame(&mut self, frame: Frame) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        if frame.opcode.is_control() {
+            check_control(&frame)?;
+        }
+        match frame.opcode {
+            OpCode::Close => {
+                self.queue_close(frame);
+                if let Some(peer) = self.close_received.clone() {
+                    self.finish(CloseReason::Handshake {
+                        peer,
+                        initiated_locally: false,
+                    });
+                } else {
+                    self.initiated_locally = true;
+                    self.close_timer = Timer::Pending;
+                }
+            }
+            op if op.is_control() => self.push_control(frame),
+            _ => self.push_data(frame),
+        }
+        Ok(())
+    }
+
+    /// Queues a Ping with `payload` (at most 125 bytes).
+    pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), UsageError> {
+        self.send_frame(Frame::ping(payload))
+    }
+
+    /// Queues an unsolicited Pong (a heartbeat; §5.5.3) or, under the raw policy, an
+    /// answer to a Ping.
+    pub fn pong(&mut self, payload: impl Into<Bytes>) -> Result<(), UsageError> {
+        self.send_frame(Frame::pong(payload))
+    }
+
+    /// Starts the closing handshake: queues a Close with `code` and `reason` after
+    /// everything already queued, and expects the peer's Close within
+    /// [`Config::close_timeout`].
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), UsageError> {
+        if !code.is_sendable() {
+            return Err(UsageError::InvalidCloseCode(code.0));
+        }
+        if reason.len() > MAX_REASON_LEN {
+            return Err(UsageError::CloseReasonTooLong(reason.len()));
+        }
+        self.send_frame(Frame::close(code, reason))
+    }
+
+    /// Switches between the standard and the raw policy (the OCaml `make_standard`).
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.config.policy = policy;
+    }
+
+    fn check_can_send(&self) -> Result<(), UsageError> {
+        if self.finished {
+            Err(UsageError::Closed)
+        } else if self.close_queued {
+            Err(UsageError::CloseAlreadySent)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn push_data(&mut self, frame: Frame) {
+        self.buffered += frame.payload.len();
+        self.data.push_back(frame);
+    }
+
+    fn push_control(&mut self, frame: Frame) {
+        if self.control.len() >= MAX_QUEUED_CONTROL {
+            if let Some(i) = self.control.iter().position(|f| f.opcode == OpCode::Pong) {
+                self.control.remove(i);
+            } else {
+                self.control.pop_front();
+            }
+        }
+        self.control.push_back(frame);
+    }
+
+    fn queue_close(&mut self, frame: Frame) {
+        self.close_queued = true;
+        self.push_data(frame);
+    }
+
+    // ===== output =====
+
+    /// Appends bytes to write to the transport to `out` and returns how many. Call it
+    /// until it returns 0; each call appends about [`Config::write_chunk_size`] bytes at
+    /// most.
+    #[must_use = "the bytes must be written to the transport"]
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        let start = out.len();
+        let budget = self.config.write_chunk_size.max(1);
+        while out.len() - start < budget {
+            if let Some(enc) = &mut self.encoding {
+                let room = budget - (out.len() - start);
+                let n = room.min(enc.payload.len() - enc.written);
+                let from = out.len();
+                out.extend_from_slice(&enc.payload[enc.written..enc.written + n]);
+                if let Some(key) = enc.mask {
+                    apply_mask(&mut out[from..], key, enc.written);
+                }
+                enc.written += n;
+                self.buffered -= n;
+                if enc.written == enc.payload.len() {
+                    self.encoding = None;
+                }
+            } else if let Some(frame) = self.control.pop_front() {
+                let mask = self.next_mask();
+                frame.encode(mask, out);
+            } else if let Some(frame) = self.next_data_frame() {
+                let is_close = frame.opcode == OpCode::Close;
+                let mask = self.next_mask();
+                let header = Header {
+                    fin: frame.fin,
+                    rsv: frame.rsv_bits(),
+                    opcode: frame.opcode,
+                    mask,
+                    payload_len: frame.payload.len() as u64,
+                };
+                header.encode(out);
+                self.encoding = Some(Encoding {
+                    payload: frame.payload,
+                    written: 0,
+                    mask,
+                });
+                if is_close {
+                    // §5.5.1: nothing is sent after a Close.
+                    self.control.clear();
+                    self.data.clear();
+                }
+            } else {
+                break;
+            }
+        }
+        out.len() - start
+    }
+
+    /// The next data frame, cut to [`Config::fragment_size`].
+    fn next_data_frame(&mut self) -> Option<Frame> {
+        let front = self.data.front_mut()?;
+        match self.config.fragment_size {
+            Some(size) if front.opcode != OpCode::Close && front.payload.len() > size.max(1) => {
+                let part = front.payload.split_to(size.max(1));
+                let first = Frame {
+                    fin: false,
+                    rsv: front.rsv,
+                    opcode: front.opcode,
+                    payload: part,
+                };
+                // The rest continues the message; RSV bits belong to the first frame.
+                front.opcode = OpCode::Continuation;
+                front.rsv = [false; 3];
+                Some(first)
+            }
+            _ => self.data.pop_front(),
+        }
+    }
+
+    fn next_mask(&mut self) -> Option<[u8; 4]> {
+        match self.role {
+            Role::Server => None,
+            Role::Client => {
+                let mut key = [0u8; 4];
+                self.entropy.fill(&mut key);
+                Some(key)
+            }
+        }
+    }
+
+    /// The next event, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever.
+    /// An instant in the past means "now".
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.close_transport {
+            return None;
+        }
+        let close = match self.close_timer {
+            Timer::Off => None,
+            Timer::Pending => Some(self.now),
+            Timer::At(at) => Some(at),
+        };
+        let keepalive = match self.config.keepalive {
+            Some(k) if !self.finished && !self.close_queued => Some(match self.ping_sent {
+                Some(sent) => sent + k.timeout,
+                None => self.last_received + k.interval,
+            }),
+            _ => None,
+        };
+        match (close, keepalive) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether the transport should now be closed: the conversation is over, everything
+    /// queued has been handed out by [`poll_transmit`](Self::poll_transmit), and (for a
+    /// client) the server closed its side or did not within the close timeout.
+    #[must_use]
+    pub fn should_close_transport(&self) -> bool {
+        self.close_transport
+            && self.encoding.is_none()
+            && self.data.is_empty()
+            && self.control.is_empty()
+    }
+}
+
+fn frame_of(header: &Header, payload: Bytes) -> Frame {
+    Frame {
+        fin: header.fin,
+        rsv: [
+            header.rsv & 0x40 != 0,
+            header.rsv & 0x20 != 0,
+            header.rsv & 0x10 != 0,
+        ],
+        opcode: header.opcode,
+        payload,
+    }
+}
+
+fn check_control(frame: &Frame) -> Result<(), UsageError> {
+    if frame.payload.len() > 125 {
+        return Err(UsageError::ControlPayloadTooLong(frame.payload.len()));
+    }
+    if !frame.fin {
+        return Err(UsageError::FragmentedControlFrame);
+    }
+    Ok(())
+}
