@@ -32,8 +32,10 @@ pub struct KeepAlive {
 /// The defaults are meant for a server on the open internet: frames and messages up to
 /// 16 MiB (the largest Autobahn sends), which memory grows to only as fast as the peer
 /// really sends bytes, since no buffer is allocated from a length the peer announced.
+///
+/// Build one with `Config { max_message_size: 1 << 20, ..Config::default() }`; new
+/// fields will come with defaults, so spell out only what you change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Config {
     /// Standard or raw handling.
     pub policy: Policy,

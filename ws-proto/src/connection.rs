@@ -517,14 +517,15 @@ impl Connection {
     }
 
     /// Fails the connection (RFC 6455 §7.1.7): queue a Close with the error's code, drop
-    /// the data not yet started, report, and close the transport once flushed.
+    /// the data not yet started, report, and close the transport once flushed. Pongs
+    /// already owed still go out first, so the bytes written do not depend on how the
+    /// input was split into reads.
     fn fail(&mut self, error: ProtocolError) {
         if self.finished {
             return;
         }
         if !self.close_queued {
             self.data.clear();
-            self.control.clear();
             self.buffered = self
                 .encoding
                 .as_ref()

@@ -176,16 +176,9 @@ pub enum ResponseError {
     },
     /// More header fields than the configured limit.
     TooManyHeaders,
-    /// The server answered with something other than 101: what it said, and the part
-    /// of the body that came with the head.
-    Rejected {
-        /// The status.
-        status: StatusCode,
-        /// The header fields.
-        headers: HeaderMap,
-        /// The body bytes received so far (possibly incomplete).
-        body: bytes::Bytes,
-    },
+    /// The server answered with something other than 101 (boxed: it is large and
+    /// rare).
+    Rejected(Box<Rejection>),
     /// No `Upgrade: websocket`.
     NoUpgradeWebSocket,
     /// No `Connection: upgrade`.
@@ -204,7 +197,7 @@ impl fmt::Display for ResponseError {
             Self::Malformed(e) => write!(f, "malformed HTTP response: {e}"),
             Self::TooLarge { max } => write!(f, "response head longer than {max} bytes"),
             Self::TooManyHeaders => f.write_str("too many header fields"),
-            Self::Rejected { status, .. } => write!(f, "server refused the upgrade: {status}"),
+            Self::Rejected(r) => write!(f, "server refused the upgrade: {}", r.status),
             Self::NoUpgradeWebSocket => f.write_str("no `Upgrade: websocket`"),
             Self::NoConnectionUpgrade => f.write_str("no `Connection: upgrade`"),
             Self::BadAccept => f.write_str("missing or wrong Sec-WebSocket-Accept"),
@@ -215,6 +208,18 @@ impl fmt::Display for ResponseError {
 }
 
 impl std::error::Error for ResponseError {}
+
+/// A server's refusal of the upgrade: what it said, and the part of the body that came
+/// with the head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The status.
+    pub status: StatusCode,
+    /// The header fields.
+    pub headers: HeaderMap,
+    /// The body bytes received so far (possibly incomplete).
+    pub body: bytes::Bytes,
+}
 
 /// The caller asked for something the protocol or the connection's state forbids.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -142,7 +142,7 @@ pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, KeepAlive, Policy};
 pub use connection::{Connection, Role, State};
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};
-pub use error::{ProtocolError, RequestError, ResponseError, UsageError};
+pub use error::{ProtocolError, Rejection, RequestError, ResponseError, UsageError};
 pub use event::{CloseReason, Event, Message};
 pub use frame::{Frame, OpCode};
 pub use handshake::HandshakeLimits;

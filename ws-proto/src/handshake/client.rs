@@ -11,11 +11,10 @@ use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
 
 use super::{HandshakeLimits, accept_key, header_has_token, to_header_map, worth_parsing};
 use crate::entropy::Entropy;
-use crate::error::{ResponseError, UsageError};
+use crate::error::{Rejection, ResponseError, UsageError};
 
 /// What a client asks for besides the URI.
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct ClientOptions {
     /// An `Origin` field, as a browser would send.
     pub origin: Option<String>,
@@ -195,11 +194,11 @@ impl ClientHandshake {
         self.buf = BytesMut::new();
         // RFC 6455 §4.1: anything but 101 is handled per HTTP; for us, the end.
         if status != StatusCode::SWITCHING_PROTOCOLS {
-            return Err(ResponseError::Rejected {
+            return Err(ResponseError::Rejected(Box::new(Rejection {
                 status,
                 headers,
                 body: leftover,
-            });
+            })));
         }
         let subprotocol = self.check(&headers)?;
         let mut response = Response::new(());
@@ -379,14 +378,14 @@ mod tests {
         let err = hs
             .handle_input(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope")
             .unwrap_err();
-        let ResponseError::Rejected {
+        let ResponseError::Rejected(rejection) = err else {
+            panic!("{err:?}");
+        };
+        let Rejection {
             status,
             headers,
             body,
-        } = err
-        else {
-            panic!("{err:?}");
-        };
+        } = *rejection;
         assert_eq!((status.as_u16(), &body[..]), (403, &b"nope"[..]));
         assert_eq!(headers["content-length"], "4");
     }

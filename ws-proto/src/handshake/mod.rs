@@ -41,7 +41,6 @@ pub fn accept_key(key: &[u8]) -> String {
 /// Bounds on the HTTP head of either side, so that a peer cannot make us buffer an
 /// endless request or response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct HandshakeLimits {
     /// The longest head, request or status line plus fields, in bytes.
     pub max_head_size: usize,

@@ -1,0 +1,121 @@
+//! Chunking invariance: however the input is split into reads (one byte at a time, at
+//! random, all at once), a connection gives the same events and writes the same bytes.
+
+mod support;
+
+use support::{Rng, masked, take_events, take_output, unmasked};
+use ws_proto::frame::{Frame, OpCode};
+use ws_proto::{CloseCode, Config, Connection, Event, Role, SeededEntropy};
+
+/// A random stream of frames: messages (some fragmented, text with multi-byte code
+/// points cut anywhere), pings and pongs between fragments, sometimes a violation, and
+/// sometimes a Close.
+fn random_stream(rng: &mut Rng, mask: bool) -> Vec<u8> {
+    let encode = |f: &Frame| if mask { masked(f) } else { unmasked(f) };
+    let mut wire = Vec::new();
+    for _ in 0..rng.below(12) + 1 {
+        let text = rng.below(2) == 0;
+        let payload: Vec<u8> = if text {
+            let s: String = (0..rng.below(300))
+                .map(|_| ['a', 'é', '€', '😀', ' '][rng.below(5)])
+                .collect();
+            s.into_bytes()
+        } else {
+            let len = rng.below(3000);
+            rng.bytes(len)
+        };
+        let pieces = rng.below(4) + 1;
+        let mut cuts: Vec<usize> = (0..pieces - 1)
+            .map(|_| rng.below(payload.len() + 1))
+            .collect();
+        cuts.sort_unstable();
+        cuts.push(payload.len());
+        let mut at = 0;
+        for (i, &cut) in cuts.iter().enumerate() {
+            let opcode = match (i, text) {
+                (0, true) => OpCode::Text,
+                (0, false) => OpCode::Binary,
+                _ => OpCode::Continuation,
+            };
+            let fin = i == cuts.len() - 1;
+            wire.extend(encode(
+                &Frame::new(opcode, payload[at..cut].to_vec()).with_fin(fin),
+            ));
+            at = cut;
+            if rng.below(3) == 0 {
+                let len = rng.below(126);
+                let ping = Frame::ping(rng.bytes(len));
+                wire.extend(encode(&ping));
+            }
+        }
+        match rng.below(20) {
+            0 => wire.extend(encode(&Frame::new(OpCode::Text, &b"bad \xc3\x28 text"[..]))),
+            1 => wire.extend(encode(&Frame::new(OpCode::Continuation, &b"stray"[..]))),
+            2 => wire.extend(encode(&Frame::close(CloseCode::NORMAL, "bye"))),
+            3 => wire.extend(encode(&Frame::new(OpCode::from_nibble(5), &b""[..]))),
+            _ => {}
+        }
+    }
+    wire
+}
+
+/// Feeds `wire` in the given pieces and records everything that comes out.
+fn run(role: Role, wire: &[u8], cuts: &[usize]) -> (Vec<Event>, Vec<u8>) {
+    let now = support::t0();
+    let config = Config {
+        max_message_size: 64 << 10,
+        ..Config::default()
+    };
+    let mut conn = Connection::with_entropy(role, config, now, Box::new(SeededEntropy::new(1)));
+    let mut events = Vec::new();
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &cut in cuts.iter().chain([wire.len()].iter()) {
+        conn.handle_input(&wire[at..cut], now);
+        at = cut;
+        events.extend(take_events(&mut conn));
+        out.extend(take_output(&mut conn));
+    }
+    conn.handle_eof(now);
+    events.extend(take_events(&mut conn));
+    out.extend(take_output(&mut conn));
+    (events, out)
+}
+
+#[test]
+fn any_split_gives_the_same_events_and_output() {
+    let mut rng = Rng(2024);
+    for case in 0..300 {
+        let role = if case % 2 == 0 {
+            Role::Server
+        } else {
+            Role::Client
+        };
+        let wire = random_stream(&mut rng, role == Role::Server);
+        let whole = run(role, &wire, &[]);
+        assert!(
+            matches!(whole.0.last(), Some(Event::Closed(_))),
+            "case {case}"
+        );
+
+        let mut cuts: Vec<usize> = (0..rng.below(40))
+            .map(|_| rng.below(wire.len() + 1))
+            .collect();
+        cuts.sort_unstable();
+        let split = run(role, &wire, &cuts);
+        assert!(
+            split == whole,
+            "case {case}: {} vs {} events, cuts {cuts:?}",
+            split.0.len(),
+            whole.0.len()
+        );
+
+        if case % 10 == 0 {
+            let every_byte: Vec<usize> = (1..wire.len()).collect();
+            assert!(
+                run(role, &wire, &every_byte) == whole,
+                "case {case}, byte at a time"
+            );
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The raw policy: every frame handed up as it came, nothing answered for the user.
+
+mod support;
+
+use bytes::Bytes;
+use support::{decode_frames, masked, take_events, take_output};
+use ws_proto::frame::{Frame, OpCode};
+use ws_proto::{
+    CloseCode, CloseFrame, CloseReason, Config, Connection, Event, Policy, ProtocolError, Role,
+};
+
+fn raw_server() -> Connection {
+    Connection::new(
+        Role::Server,
+        Config::with_policy(Policy::Raw),
+        support::t0(),
+    )
+}
+
+#[test]
+fn frames_come_up_as_they_are() {
+    let mut conn = raw_server();
+    let frames = [
+        Frame::new(OpCode::Text, &b"frag"[..]).with_fin(false),
+        Frame::ping(&b"p"[..]),
+        Frame::new(OpCode::Continuation, &b"ment"[..]),
+        Frame::new(OpCode::from_nibble(0x4), &b"reserved"[..]).with_rsv([true, false, true]),
+        Frame::new(OpCode::from_nibble(0xB), &b""[..]),
+        Frame::new(OpCode::Binary, &b"\xff"[..]),
+    ];
+    let wire: Vec<u8> = frames.iter().flat_map(masked).collect();
+    conn.handle_input(&wire, support::t0());
+    let got: Vec<Event> = take_events(&mut conn);
+    assert_eq!(
+        got,
+        frames.iter().cloned().map(Event::Frame).collect::<Vec<_>>()
+    );
+    // No Pong was sent for the Ping.
+    assert!(take_output(&mut conn).is_empty());
+}
+
+#[test]
+fn framing_rules_still_hold() {
+    let mut conn = raw_server();
+    conn.handle_input(&masked(&Frame::ping(vec![0u8; 126])), support::t0());
+    assert_eq!(
+        take_events(&mut conn),
+        [Event::Closed(CloseReason::Protocol(
+            ProtocolError::ControlFrameTooLong(126)
+        ))]
+    );
+}
+
+#[test]
+fn the_user_answers_the_close() {
+    let mut conn = raw_server();
+    let close = Frame::close(CloseCode::GOING_AWAY, "bye");
+    conn.handle_input(&masked(&close), support::t0());
+    assert_eq!(take_events(&mut conn), [Event::Frame(close.clone())]);
+    assert!(take_output(&mut conn).is_empty());
+    assert!(!conn.should_close_transport());
+    conn.send_frame(Frame::close(CloseCode::GOING_AWAY, ""))
+        .unwrap();
+    assert_eq!(
+        take_events(&mut conn),
+        [Event::Closed(CloseReason::Handshake {
+            peer: Some(CloseFrame::new(CloseCode::GOING_AWAY, "bye")),
+            initiated_locally: false,
+        })]
+    );
+    assert_eq!(
+        decode_frames(&take_output(&mut conn)),
+        [Frame::close(CloseCode::GOING_AWAY, "")]
+    );
+    assert!(conn.should_close_transport());
+}
+
+#[test]
+fn switching_to_standard_turns_replies_on() {
+    let mut conn = raw_server();
+    conn.set_policy(Policy::Standard);
+    conn.handle_input(&masked(&Frame::ping(&b"hi"[..])), support::t0());
+    assert_eq!(
+        take_events(&mut conn),
+        [Event::Ping(Bytes::from_static(b"hi"))]
+    );
+    assert_eq!(
+        decode_frames(&take_output(&mut conn)),
+        [Frame::pong(&b"hi"[..])]
+    );
+}
+
+#[test]
+fn raw_users_can_send_anything_the_wire_can_carry() {
+    let mut conn = raw_server();
+    let odd = Frame::new(OpCode::from_nibble(0x5), &b"x"[..])
+        .with_rsv([false, true, false])
+        .with_fin(false);
+    conn.send_frame(odd.clone()).unwrap();
+    assert_eq!(decode_frames(&take_output(&mut conn)), [odd]);
+}
