@@ -118,6 +118,10 @@ pub struct Connection {
     seen: usize,
     /// Whether that payload is (part of) a text message to validate.
     frame_is_text: bool,
+    /// RSV bits a negotiated extension gives meaning to (none yet: permessage-deflate
+    /// will claim RSV1 here, and transform payloads between `check_header` and
+    /// `deliver`, without the adapters knowing).
+    rsv_allowed: u8,
     fragmented: Option<Fragmented>,
     utf8: Utf8Validator,
     events: VecDeque<Event>,
@@ -176,6 +180,7 @@ impl Connection {
             header: None,
             seen: 0,
             frame_is_text: false,
+            rsv_allowed: 0,
             fragmented: None,
             utf8: Utf8Validator::new(),
             events: VecDeque::new(),
@@ -277,24 +282,31 @@ impl Connection {
                 return;
             }
         }
-        let Some(keepalive) = self.config.keepalive else {
-            return;
-        };
+        match self.keepalive_deadline() {
+            Some(deadline) if now >= deadline => {}
+            _ => return,
+        }
+        if self.ping_sent.is_some() {
+            self.finish(CloseReason::KeepAliveTimeout);
+            self.close_transport = true;
+        } else {
+            self.pings += 1;
+            let payload = Bytes::copy_from_slice(&self.pings.to_be_bytes());
+            self.push_control(Frame::ping(payload));
+            self.ping_sent = Some(now);
+        }
+    }
+
+    /// When to ping (or, after a ping, to give up), while the connection is open.
+    /// `None` also when the configured duration overflows `Instant`: never.
+    fn keepalive_deadline(&self) -> Option<Instant> {
+        let keepalive = self.config.keepalive?;
         if self.finished || self.close_queued {
-            return;
+            return None;
         }
         match self.ping_sent {
-            Some(sent) if now >= sent + keepalive.timeout => {
-                self.finish(CloseReason::KeepAliveTimeout);
-                self.close_transport = true;
-            }
-            None if now >= self.last_received + keepalive.interval => {
-                self.pings += 1;
-                let payload = Bytes::copy_from_slice(&self.pings.to_be_bytes());
-                self.push_control(Frame::ping(payload));
-                self.ping_sent = Some(now);
-            }
-            _ => {}
+            Some(sent) => sent.checked_add(keepalive.timeout),
+            None => self.last_received.checked_add(keepalive.interval),
         }
     }
 
@@ -302,7 +314,10 @@ impl Connection {
     fn tick(&mut self, now: Instant) {
         self.now = now;
         if self.close_timer == Timer::Pending {
-            self.close_timer = Timer::At(now + self.config.close_timeout);
+            self.close_timer = match now.checked_add(self.config.close_timeout) {
+                Some(deadline) => Timer::At(deadline),
+                None => Timer::Off,
+            };
         }
     }
 
@@ -367,8 +382,8 @@ impl Connection {
         }
         let standard = self.config.policy == Policy::Standard;
         // §5.2: RSV bits MUST be 0 unless an extension defines them.
-        if standard && h.rsv != 0 {
-            return Err(ProtocolError::ReservedBits(h.rsv));
+        if standard && h.rsv & !self.rsv_allowed != 0 {
+            return Err(ProtocolError::ReservedBits(h.rsv & !self.rsv_allowed));
         }
         // §5.2: on a reserved opcode the receiving endpoint MUST fail the connection.
         if standard && h.opcode.is_reserved() {
@@ -754,14 +769,7 @@ impl Connection {
             Timer::Pending => Some(self.now),
             Timer::At(at) => Some(at),
         };
-        let keepalive = match self.config.keepalive {
-            Some(k) if !self.finished && !self.close_queued => Some(match self.ping_sent {
-                Some(sent) => sent + k.timeout,
-                None => self.last_received + k.interval,
-            }),
-            _ => None,
-        };
-        match (close, keepalive) {
+        match (close, self.keepalive_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

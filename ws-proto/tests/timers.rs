@@ -132,3 +132,21 @@ fn a_client_waits_for_the_server_to_close_the_transport() {
     assert!(client.should_close_transport());
     assert_eq!(take_events(&mut client), []);
 }
+
+#[test]
+fn durations_too_large_for_instant_mean_never() {
+    let config = Config {
+        keepalive: Some(KeepAlive {
+            interval: Duration::MAX,
+            timeout: Duration::MAX,
+        }),
+        close_timeout: Duration::MAX,
+        ..Config::default()
+    };
+    let mut conn = Connection::new(Role::Server, config, support::t0());
+    assert_eq!(conn.poll_timeout(), None);
+    conn.close(CloseCode::NORMAL, "").unwrap();
+    conn.handle_timeout(support::t0() + SECOND);
+    assert_eq!(conn.poll_timeout(), None);
+    assert_eq!(conn.state(), State::Closing);
+}
