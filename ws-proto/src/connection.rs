@@ -9,6 +9,11 @@
 //! in the middle of a frame. A complete payload is split off the read buffer without a
 //! copy and becomes an event (or a fragment of a message being assembled).
 //!
+//! Decoding is lazy: it runs when an output is polled, and stops as soon as one event is
+//! pending. The application therefore handles each message, and queues its answer,
+//! before the next frame is looked at, exactly as if it had read one message at a time
+//! from a socket; an answer is never lost to a violation further down the same read.
+//!
 //! Output is two queues: control frames (pongs, pings), which go first, and data frames
 //! in the order the user queued them, with the Close frame at the end so that nothing
 //! queued before a close is lost. Frames are encoded only when the caller asks for
@@ -99,9 +104,9 @@ struct Encoding {
 ///   [`ping`](Self::ping), [`pong`](Self::pong), [`close`](Self::close),
 ///   [`set_policy`](Self::set_policy). They fail only on caller misuse ([`UsageError`]).
 /// - **output**, to drain after every input or command, in this order:
-///   [`poll_transmit`](Self::poll_transmit) (bytes to write, until it returns 0),
-///   [`poll_event`](Self::poll_event) (until `None`), then
-///   [`should_close_transport`](Self::should_close_transport) and
+///   [`poll_event`](Self::poll_event) (until `None`; input is decoded as events are
+///   polled), [`poll_transmit`](Self::poll_transmit) (bytes to write, until it returns
+///   0), then [`should_close_transport`](Self::should_close_transport) and
 ///   [`poll_timeout`](Self::poll_timeout) (when to call `handle_timeout`).
 /// - **getters**: [`state`](Self::state), [`role`](Self::role),
 ///   [`buffered_amount`](Self::buffered_amount), [`config`](Self::config).
@@ -139,6 +144,8 @@ pub struct Connection {
     initiated_locally: bool,
     finished: bool,
     close_transport: bool,
+    /// The transport reached end of file.
+    eof: bool,
 
     // Time.
     now: Instant,
@@ -193,6 +200,7 @@ impl Connection {
             initiated_locally: false,
             finished: false,
             close_transport: false,
+            eof: false,
             now,
             last_received: now,
             ping_sent: None,
@@ -255,17 +263,18 @@ impl Connection {
             self.last_received = now;
             self.ping_sent = None;
         }
-        self.process_input();
     }
 
-    /// The transport reached end of file: no more bytes will come.
+    /// The transport reached end of file: no more bytes will come. What was received
+    /// before still comes out as events; then [`Event::Closed`] with
+    /// [`CloseReason::Eof`] if the closing handshake had not finished.
     pub fn handle_eof(&mut self, now: Instant) {
         self.tick(now);
-        self.rbuf.clear();
-        if !self.finished {
-            self.finish(CloseReason::Eof);
+        self.eof = true;
+        if self.finished {
+            // A client waiting for the server to close the transport (§7.1.1).
+            self.close_transport = true;
         }
-        self.close_transport = true;
     }
 
     /// Tells the connection the time: fires the keepalive and close timers that are due.
@@ -327,17 +336,38 @@ impl Connection {
         !self.finished && self.close_received.is_none()
     }
 
+    /// Decodes buffered input until one event is pending (or more bytes are needed).
+    ///
+    /// Input is processed lazily, one event ahead, when an output is polled: the
+    /// application handles a message (and queues its answer) before the next frame is
+    /// even looked at. An echo server answering a message that arrived in the same read
+    /// as a violation thus still sends the answer before its Close (Autobahn 3.2, 5.15).
     fn process_input(&mut self) {
-        while self.reading() {
+        if let Err(e) = self.decode_until_event() {
+            self.fail(e);
+        }
+        if !self.reading() {
+            self.rbuf.clear();
+        }
+        if self.eof {
+            // The transport ended and nothing buffered makes another event.
+            if self.events.is_empty() && !self.finished {
+                self.finish(CloseReason::Eof);
+            }
+            if self.finished {
+                self.close_transport = true;
+            }
+        }
+    }
+
+    fn decode_until_event(&mut self) -> Result<(), ProtocolError> {
+        while self.reading() && self.events.is_empty() {
             let header = match self.header {
                 Some(header) => header,
-                None => match Header::decode(&self.rbuf) {
-                    Ok(None) => break,
-                    Err(e) => return self.fail(e),
-                    Ok(Some((header, len))) => {
-                        if let Err(e) = self.check_header(&header) {
-                            return self.fail(e);
-                        }
+                None => match Header::decode(&self.rbuf)? {
+                    None => break,
+                    Some((header, len)) => {
+                        self.check_header(&header)?;
                         self.rbuf.advance(len);
                         self.header = Some(header);
                         self.seen = 0;
@@ -355,7 +385,7 @@ impl Connection {
                 }
                 if self.frame_is_text && self.utf8.feed(fresh).is_err() {
                     // RFC 6455 §8.1: fail as soon as the text cannot be valid UTF-8.
-                    return self.fail(ProtocolError::InvalidUtf8);
+                    return Err(ProtocolError::InvalidUtf8);
                 }
                 self.seen = available;
             }
@@ -366,9 +396,7 @@ impl Connection {
             self.header = None;
             self.on_frame(header, payload);
         }
-        if !self.reading() {
-            self.rbuf.clear();
-        }
+        Ok(())
     }
 
     /// The checks a header allows before any of its payload is read.
@@ -531,20 +559,14 @@ impl Connection {
         }
     }
 
-    /// Fails the connection (RFC 6455 §7.1.7): queue a Close with the error's code, drop
-    /// the data not yet started, report, and close the transport once flushed. Pongs
-    /// already owed still go out first, so the bytes written do not depend on how the
-    /// input was split into reads.
+    /// Fails the connection (RFC 6455 §7.1.7): queue a Close with the error's code after
+    /// what the application already queued (which the peer may still read: nothing
+    /// accepted for sending is dropped), report, and close the transport once flushed.
     fn fail(&mut self, error: ProtocolError) {
         if self.finished {
             return;
         }
         if !self.close_queued {
-            self.data.clear();
-            self.buffered = self
-                .encoding
-                .as_ref()
-                .map_or(0, |e| e.payload.len() - e.written);
             self.queue_close(Frame::close(error.close_code(), ""));
         }
         self.finish(CloseReason::Protocol(error));
@@ -672,6 +694,7 @@ impl Connection {
     /// most.
     #[must_use = "the bytes must be written to the transport"]
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        self.process_input();
         let start = out.len();
         let budget = self.config.write_chunk_size.max(1);
         while out.len() - start < budget {
@@ -754,6 +777,7 @@ impl Connection {
     /// The next event, if any.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.process_input();
         self.events.pop_front()
     }
 

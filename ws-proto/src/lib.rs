@@ -20,10 +20,12 @@
 //!
 //! # The drive loop
 //!
-//! After every input or command, drain the outputs, transmit first:
+//! After every input or command, drain the outputs:
 //!
-//! 1. write what [`Connection::poll_transmit`] appends, until it returns 0;
-//! 2. hand [`Connection::poll_event`]s to the application until `None`;
+//! 1. hand [`Connection::poll_event`]s to the application until `None` (input is
+//!    decoded as events are polled, so each message is handled, and its answer queued,
+//!    before the next frame is looked at);
+//! 2. write what [`Connection::poll_transmit`] appends, until it returns 0;
 //! 3. if [`Connection::should_close_transport`], close the transport and stop;
 //! 4. wait for bytes or for [`Connection::poll_timeout`], whichever comes first, and feed
 //!    [`Connection::handle_input`], [`Connection::handle_eof`] or
@@ -42,17 +44,14 @@
 //! let mut out = Vec::new();
 //! let mut buf = [0u8; 16 * 1024];
 //! loop {
-//!     while conn.poll_transmit(&mut out) > 0 {
-//!         stream.write_all(&out)?;
-//!         out.clear();
-//!     }
 //!     while let Some(event) = conn.poll_event() {
 //!         if let Event::Message(message) = event {
 //!             conn.send(message).ok(); // echo
 //!         }
 //!     }
-//!     if conn.poll_transmit(&mut out) > 0 {
-//!         continue; // the echo queued more bytes
+//!     while conn.poll_transmit(&mut out) > 0 {
+//!         stream.write_all(&out)?;
+//!         out.clear();
 //!     }
 //!     if conn.should_close_transport() {
 //!         break;

@@ -321,20 +321,49 @@ fn message_over_the_limit_1009() {
 }
 
 #[test]
-fn a_failing_connection_finishes_the_frame_it_was_writing() {
+fn a_failing_connection_still_sends_what_was_queued_then_its_close() {
     let config = Config {
         write_chunk_size: 100,
         ..Config::default()
     };
     let mut conn = server(config);
     conn.send(vec![1u8; 1000]).unwrap();
-    conn.send("never sent").unwrap();
+    conn.send("queued before the violation").unwrap();
     let mut out = Vec::new();
     let _ = conn.poll_transmit(&mut out);
     conn.handle_input(&unmasked(&Frame::text("bad")), support::t0());
     out.extend(take_output(&mut conn));
     let frames = decode_frames(&out);
-    assert_eq!(frames.len(), 2);
+    assert_eq!(frames.len(), 3);
     assert_eq!(frames[0].payload.len(), 1000);
-    assert_eq!(frames[1], Frame::close(CloseCode::PROTOCOL_ERROR, ""));
+    assert_eq!(frames[1], Frame::text("queued before the violation"));
+    assert_eq!(frames[2], Frame::close(CloseCode::PROTOCOL_ERROR, ""));
+}
+
+#[test]
+fn an_answer_to_a_message_goes_out_before_the_close_for_a_later_violation() {
+    // Autobahn 3.2: a message, then a bad frame, in the same read. The echo of the
+    // message is queued before the bad frame is decoded, and is sent before the Close.
+    let mut conn = server(Config::default());
+    let mut wire = masked(&Frame::text("Hello, world!"));
+    wire.extend(masked(&Frame::text("x").with_rsv([false, true, false])));
+    wire.extend(masked(&Frame::ping(&b""[..])));
+    conn.handle_input(&wire, support::t0());
+    let Some(Event::Message(message)) = conn.poll_event() else {
+        panic!("the first message comes first");
+    };
+    conn.send(message).unwrap();
+    assert_eq!(
+        conn.poll_event(),
+        Some(Event::Closed(CloseReason::Protocol(
+            ProtocolError::ReservedBits(0x20)
+        )))
+    );
+    assert_eq!(
+        decode_frames(&take_output(&mut conn)),
+        [
+            Frame::text("Hello, world!"),
+            Frame::close(CloseCode::PROTOCOL_ERROR, "")
+        ]
+    );
 }
