@@ -243,10 +243,14 @@ impl Connection {
     /// Feeds bytes received from the peer. Any split of the input into calls gives the
     /// same events and output.
     pub fn handle_input(&mut self, bytes: &[u8], now: Instant) {
+        self.tick(now);
+        if bytes.is_empty() {
+            return;
+        }
         if self.reading() {
             self.rbuf.extend_from_slice(bytes);
         }
-        self.handle_read(now);
+        self.heard_from_peer(now);
     }
 
     /// The buffer [`handle_input`](Self::handle_input) appends to. An adapter can read
@@ -256,13 +260,17 @@ impl Connection {
         &mut self.rbuf
     }
 
-    /// Processes what was appended to [`read_buffer`](Self::read_buffer).
+    /// Takes note that bytes were appended to [`read_buffer`](Self::read_buffer) (call
+    /// it only when some were: it counts as a sign of life for the keepalive).
     pub fn handle_read(&mut self, now: Instant) {
         self.tick(now);
-        if !self.rbuf.is_empty() {
-            self.last_received = now;
-            self.ping_sent = None;
-        }
+        self.heard_from_peer(now);
+    }
+
+    /// Any bytes from the peer prove it alive: the keepalive starts over.
+    fn heard_from_peer(&mut self, now: Instant) {
+        self.last_received = now;
+        self.ping_sent = None;
     }
 
     /// The transport reached end of file: no more bytes will come. What was received
@@ -554,8 +562,10 @@ impl Connection {
                 initiated_locally: false,
             });
         } else {
-            // Raw policy: the user answers, and `send_frame` finishes the handshake.
+            // Raw policy: the user answers, and `send_frame` finishes the handshake; if
+            // the answer never comes, the close timer ends the connection.
             self.close_received = Some(peer);
+            self.close_timer = Timer::Pending;
         }
     }
 

@@ -370,3 +370,18 @@ fn buffered_amount_counts_queued_payload() {
     let _ = take_output(&mut c);
     assert_eq!(c.buffered_amount(), 0);
 }
+
+#[test]
+fn reading_straight_into_the_read_buffer() {
+    let now = support::t0();
+    let mut server = Connection::new(Role::Server, Config::default(), now);
+    let wire = masked(&Frame::binary(vec![5u8; 3000]));
+    for piece in wire.chunks(1000) {
+        server.read_buffer().extend_from_slice(piece);
+        server.handle_read(now);
+    }
+    assert_eq!(
+        take_events(&mut server),
+        [Event::Message(Message::Binary(vec![5u8; 3000].into()))]
+    );
+}

@@ -99,3 +99,20 @@ fn raw_users_can_send_anything_the_wire_can_carry() {
     conn.send_frame(odd.clone()).unwrap();
     assert_eq!(decode_frames(&take_output(&mut conn)), [odd]);
 }
+
+#[test]
+fn an_unanswered_peer_close_times_out() {
+    let t0 = support::t0();
+    let mut conn = Connection::new(Role::Server, Config::with_policy(Policy::Raw), t0);
+    conn.handle_input(&masked(&Frame::close_empty()), t0);
+    assert_eq!(take_events(&mut conn), [Event::Frame(Frame::close_empty())]);
+    conn.handle_timeout(t0);
+    let deadline = conn.poll_timeout().expect("a close deadline");
+    assert_eq!(deadline, t0 + conn.config().close_timeout);
+    conn.handle_timeout(deadline);
+    assert_eq!(
+        take_events(&mut conn),
+        [Event::Closed(CloseReason::CloseTimeout)]
+    );
+    assert!(conn.should_close_transport());
+}
