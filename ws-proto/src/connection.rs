@@ -127,6 +127,8 @@ pub struct Connection {
     /// will claim RSV1 here, and transform payloads between `check_header` and
     /// `deliver`, without the adapters knowing).
     rsv_allowed: u8,
+    /// The policy [`set_policy`](Self::set_policy) asked for, applied between messages.
+    next_policy: Policy,
     fragmented: Option<Fragmented>,
     utf8: Utf8Validator,
     events: VecDeque<Event>,
@@ -179,6 +181,7 @@ impl Connection {
         now: Instant,
         entropy: Box<dyn Entropy>,
     ) -> Self {
+        let policy = config.policy;
         Self {
             role,
             config,
@@ -188,6 +191,7 @@ impl Connection {
             seen: 0,
             frame_is_text: false,
             rsv_allowed: 0,
+            next_policy: policy,
             fragmented: None,
             utf8: Utf8Validator::new(),
             events: VecDeque::new(),
@@ -375,6 +379,9 @@ impl Connection {
                 None => match Header::decode(&self.rbuf)? {
                     None => break,
                     Some((header, len)) => {
+                        if self.fragmented.is_none() {
+                            self.config.policy = self.next_policy;
+                        }
                         self.check_header(&header)?;
                         self.rbuf.advance(len);
                         self.header = Some(header);
@@ -444,6 +451,7 @@ impl Connection {
             });
         }
         if !standard {
+            self.frame_is_text = false;
             return Ok(());
         }
         // §5.4: fragments of one message are never interleaved with another message.
@@ -662,8 +670,12 @@ impl Connection {
     }
 
     /// Switches between the standard and the raw policy (the OCaml `make_standard`).
+    ///
+    /// The switch takes effect at the next frame header, except inside a message the
+    /// standard policy is assembling, which finishes under it: a frame, and a message,
+    /// is handled from start to end under one policy, so text is never half checked.
     pub fn set_policy(&mut self, policy: Policy) {
-        self.config.policy = policy;
+        self.next_policy = policy;
     }
 
     fn check_can_send(&self) -> Result<(), UsageError> {

@@ -116,3 +116,65 @@ fn an_unanswered_peer_close_times_out() {
     );
     assert!(conn.should_close_transport());
 }
+
+// Regression (found by the client_connection fuzz target): a text frame whose header
+// arrived under the raw policy and whose payload completed after a switch to standard
+// came out as `Message::Text` without its UTF-8 ever being checked.
+#[test]
+fn a_frame_is_handled_under_the_policy_its_header_met() {
+    let t0 = support::t0();
+    let mut client = Connection::new(Role::Client, Config::with_policy(Policy::Raw), t0);
+    client.handle_input(&[0x01, 0x03, 0xc8, 0x65], t0);
+    assert_eq!(take_events(&mut client), []);
+    client.set_policy(Policy::Standard);
+    client.handle_input(&[0x6c, 0x80, 0x02, 0x6c, 0x6f], t0);
+    let events = take_events(&mut client);
+    assert_eq!(
+        events[0],
+        Event::Frame(Frame::new(OpCode::Text, &b"\xc8el"[..]).with_fin(false))
+    );
+    // The continuation that follows has no standard message to continue.
+    assert_eq!(
+        events[1..],
+        [Event::Closed(CloseReason::Protocol(
+            ProtocolError::UnexpectedContinuation
+        ))]
+    );
+}
+
+// Regression (found by reading the fuzz harness's report): after a standard text
+// message, a switch to raw must not check the next binary frame as text.
+#[test]
+fn raw_frames_after_standard_text_are_not_checked_as_text() {
+    let t0 = support::t0();
+    let mut client = Connection::new(Role::Client, Config::default(), t0);
+    client.handle_input(&[0x81, 0x05, b'H', b'e', b'l', b'l', b'o'], t0);
+    assert_eq!(take_events(&mut client), [Event::Message("Hello".into())]);
+    client.set_policy(Policy::Raw);
+    client.handle_input(&[0x82, 0x01, 0xff], t0);
+    assert_eq!(
+        take_events(&mut client),
+        [Event::Frame(Frame::binary(&b"\xff"[..]))]
+    );
+}
+
+#[test]
+fn a_standard_message_in_progress_finishes_under_standard() {
+    let t0 = support::t0();
+    let mut server = Connection::new(Role::Server, Config::default(), t0);
+    server.handle_input(
+        &masked(&Frame::new(OpCode::Text, &b"ab"[..]).with_fin(false)),
+        t0,
+    );
+    assert_eq!(take_events(&mut server), []);
+    server.set_policy(Policy::Raw);
+    server.handle_input(&masked(&Frame::new(OpCode::Continuation, &b"cd"[..])), t0);
+    server.handle_input(&masked(&Frame::ping(&b"p"[..])), t0);
+    assert_eq!(
+        take_events(&mut server),
+        [
+            Event::Message("abcd".into()),
+            Event::Frame(Frame::ping(&b"p"[..]))
+        ]
+    );
+}

@@ -1,0 +1,242 @@
+//! Encoding and decoding agree, at three levels.
+//!
+//! - Masking: `apply_mask` equals `apply_mask_reference` on the input at every key
+//!   offset and several alignments, and unmasking in two pieces equals unmasking at once.
+//! - Frames: frames built from the input (any opcode, FIN, RSV bits, payloads up to
+//!   131 KiB) encode, masked or not, into bytes that `Header::decode` reads back to the
+//!   same header, and whose payload unmasks to the original. The same frames sent by a
+//!   raw-policy client reach a raw-policy server unchanged.
+//! - Messages: a message a standard client sends, cut to a fuzzer-chosen fragment
+//!   size and write chunk, and fed in fuzzer-chosen pieces, reaches a standard server as
+//!   exactly the same message.
+#![no_main]
+
+use std::time::Instant;
+
+use libfuzzer_sys::fuzz_target;
+use ws_proto::frame::{Frame, Header, MAX_HEADER_LEN};
+use ws_proto::mask::{apply_mask, apply_mask_reference};
+use ws_proto::{
+    Config, Connection, Entropy, Event, Message, OpCode, Policy, Role, SeededEntropy, UsageError,
+};
+use ws_proto_fuzz::{Clock, Reader, WireChecker};
+
+fuzz_target!(|data: &[u8]| {
+    let now = Clock::new().now();
+    masking(data);
+    frames(data, now);
+    message(data, now);
+});
+
+fn masking(data: &[u8]) {
+    let key = match data {
+        [a, b, c, d, ..] => [*a, *b, *c, *d],
+        _ => [0x37, 0xfa, 0x21, 0x3d],
+    };
+    for offset in 0..4 {
+        for start in 0..data.len().min(9) {
+            let mut fast = data[start..].to_vec();
+            let mut slow = fast.clone();
+            apply_mask(&mut fast, key, offset);
+            apply_mask_reference(&mut slow, key, offset);
+            assert_eq!(fast, slow, "offset {offset}, start {start}");
+        }
+    }
+    // Two pieces, the second one continuing at its offset into the payload.
+    let mut whole = data.to_vec();
+    apply_mask(&mut whole, key, 0);
+    let cut = data
+        .last()
+        .map_or(0, |&b| usize::from(b) % (data.len() + 1));
+    let mut pieces = data.to_vec();
+    let (a, b) = pieces.split_at_mut(cut);
+    apply_mask(a, key, 0);
+    apply_mask(b, key, cut);
+    assert_eq!(whole, pieces);
+    apply_mask(&mut pieces, key, 0);
+    assert_eq!(pieces, data, "masking twice is the identity");
+}
+
+/// The next frame described by `r`: the first header byte as it is, then a length
+/// selector (bit 7: masked; low bits: the length, with 126 and 127 meaning a 2-byte
+/// length, plus 65536 for 127), then payload bytes, repeated if the input runs short.
+fn next_frame(r: &mut Reader<'_>, keys: &mut SeededEntropy) -> (Frame, Option<[u8; 4]>) {
+    let b0 = r.u8();
+    let b1 = r.u8();
+    let opcode = OpCode::from_nibble(b0);
+    let len = match b1 & 0x7f {
+        n if opcode.is_control() => usize::from(n) % 126,
+        126 => usize::from(r.u16()),
+        127 => 65536 + usize::from(r.u16()),
+        n => usize::from(n),
+    };
+    let available = r.bytes(len);
+    let payload: Vec<u8> = if available.is_empty() {
+        vec![0xa5; len]
+    } else {
+        available.iter().copied().cycle().take(len).collect()
+    };
+    let frame = Frame {
+        fin: b0 & 0x80 != 0,
+        rsv: [b0 & 0x40 != 0, b0 & 0x20 != 0, b0 & 0x10 != 0],
+        opcode,
+        payload: payload.into(),
+    };
+    let mask = (b1 & 0x80 != 0).then(|| {
+        let mut key = [0u8; 4];
+        keys.fill(&mut key);
+        key
+    });
+    (frame, mask)
+}
+
+fn frames(data: &[u8], now: Instant) {
+    let mut r = Reader::new(data);
+    let mut keys = SeededEntropy::new(data.len() as u64);
+    let mut raw = Config::with_policy(Policy::Raw);
+    raw.fragment_size = None;
+    let mut client = Connection::with_entropy(
+        Role::Client,
+        raw.clone(),
+        now,
+        Box::new(SeededEntropy::new(3)),
+    );
+    let mut server =
+        Connection::with_entropy(Role::Server, raw, now, Box::new(SeededEntropy::new(4)));
+    let mut expected = Vec::new();
+    let mut close_sent = false;
+    let mut sent = Vec::new();
+    while r.len() >= 2 {
+        let (frame, mask) = next_frame(&mut r, &mut keys);
+        let mut wire = Vec::new();
+        frame.encode(mask, &mut wire);
+        let (header, n) = Header::decode(&wire)
+            .expect("an encoded header decodes")
+            .expect("an encoded header is complete");
+        assert_eq!(header.fin, frame.fin);
+        assert_eq!(header.rsv, frame.rsv_bits());
+        assert_eq!(header.opcode, frame.opcode);
+        assert_eq!(header.mask, mask);
+        assert_eq!(header.payload_len, frame.payload.len() as u64);
+        assert_eq!(n, header.encoded_len());
+        assert!(n <= MAX_HEADER_LEN);
+        assert_eq!(wire.len(), n + frame.payload.len());
+        for cut in 0..n {
+            assert_eq!(Header::decode(&wire[..cut]), Ok(None));
+        }
+        let payload = &mut wire[n..];
+        if let Some(key) = mask {
+            apply_mask(payload, key, 0);
+        }
+        assert_eq!(payload, &frame.payload[..]);
+
+        // Through a raw client and a raw server.
+        let result = client.send_frame(frame.clone());
+        if close_sent {
+            assert_eq!(result, Err(UsageError::CloseAlreadySent));
+        } else if frame.opcode.is_control() && !frame.fin {
+            assert_eq!(result, Err(UsageError::FragmentedControlFrame));
+        } else {
+            assert_eq!(result, Ok(()));
+            close_sent = frame.opcode == OpCode::Close;
+            expected.push(Event::Frame(frame));
+        }
+        // Drained after each frame, so that the wire keeps their order (queued
+        // control frames would overtake queued data frames).
+        while client.poll_transmit(&mut sent) > 0 {}
+    }
+    let mut check = WireChecker::new(Role::Client);
+    check.feed(&sent);
+    assert_eq!(check.frames, expected.len());
+    server.handle_input(&sent, now);
+    let mut events = Vec::new();
+    while let Some(e) = server.poll_event() {
+        events.push(e);
+    }
+    assert_eq!(events, expected);
+}
+
+fn message(data: &[u8], now: Instant) {
+    let mut r = Reader::new(data);
+    let b0 = r.u8();
+    let fragment_size = match r.u8() {
+        0 => None,
+        b => Some(usize::from(b)),
+    };
+    let write_chunk_size = usize::from(r.u16());
+    let piece = usize::from(r.u8()).max(1);
+    let payload = r.rest();
+    let message = if b0 & 1 != 0 {
+        Message::from(String::from_utf8_lossy(payload).into_owned())
+    } else {
+        Message::from(payload.to_vec())
+    };
+
+    let mut config = Config::with_policy(Policy::Standard);
+    config.fragment_size = fragment_size;
+    config.write_chunk_size = write_chunk_size;
+    let mut client = Connection::with_entropy(
+        Role::Client,
+        config,
+        now,
+        Box::new(SeededEntropy::new(u64::from(b0))),
+    );
+    let mut server = Connection::with_entropy(
+        Role::Server,
+        Config::default(),
+        now,
+        Box::new(SeededEntropy::new(5)),
+    );
+    client
+        .send(message.clone())
+        .expect("a fresh connection sends");
+    assert_eq!(client.buffered_amount(), message.len());
+    let mut wire = Vec::new();
+    loop {
+        let n = client.poll_transmit(&mut wire);
+        if n == 0 {
+            break;
+        }
+        assert!(
+            n < write_chunk_size.max(1) + MAX_HEADER_LEN,
+            "{n} bytes in one call"
+        );
+    }
+    assert_eq!(client.buffered_amount(), 0);
+    assert_eq!(client.poll_event(), None);
+
+    // The frames: masked, cut to the fragment size, one message.
+    let frames = match fragment_size {
+        Some(size) => message.len().div_ceil(size).max(1),
+        None => 1,
+    };
+    let mut at = 0;
+    for i in 0..frames {
+        let (header, n) = Header::decode(&wire[at..]).unwrap().unwrap();
+        assert!(header.mask.is_some());
+        assert_eq!(header.fin, i + 1 == frames);
+        let want = if i == 0 {
+            message.opcode()
+        } else {
+            OpCode::Continuation
+        };
+        assert_eq!(header.opcode, want);
+        if let Some(size) = fragment_size {
+            assert!(header.payload_len <= size as u64);
+        }
+        at += n + header.payload_len as usize;
+    }
+    assert_eq!(at, wire.len(), "bytes after the message's frames");
+
+    for chunk in wire.chunks(piece) {
+        server.handle_input(chunk, now);
+    }
+    assert_eq!(server.poll_event(), Some(Event::Message(message)));
+    assert_eq!(server.poll_event(), None);
+    let mut out = Vec::new();
+    assert_eq!(
+        server.poll_transmit(&mut out),
+        0,
+        "the server answered a message"
+    );
+}
