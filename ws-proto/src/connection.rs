@@ -739,14 +739,7 @@ impl Connection {
             } else if let Some(frame) = self.next_data_frame() {
                 let is_close = frame.opcode == OpCode::Close;
                 let mask = self.next_mask();
-                let header = Header {
-                    fin: frame.fin,
-                    rsv: frame.rsv_bits(),
-                    opcode: frame.opcode,
-                    mask,
-                    payload_len: frame.payload.len() as u64,
-                };
-                header.encode(out);
+                frame.header(mask).encode(out);
                 self.encoding = Some(Encoding {
                     payload: frame.payload,
                     written: 0,

@@ -159,16 +159,20 @@ impl Frame {
         (self.rsv[0] as u8) << 6 | (self.rsv[1] as u8) << 5 | (self.rsv[2] as u8) << 4
     }
 
-    /// Appends this frame's wire form to `out`, masked with `mask` if one is given.
-    pub fn encode(&self, mask: Option<[u8; 4]>, out: &mut Vec<u8>) {
-        let header = Header {
+    /// The header this frame is sent with, masked with `mask` if one is given.
+    pub fn header(&self, mask: Option<[u8; 4]>) -> Header {
+        Header {
             fin: self.fin,
             rsv: self.rsv_bits(),
             opcode: self.opcode,
             mask,
             payload_len: self.payload.len() as u64,
-        };
-        header.encode(out);
+        }
+    }
+
+    /// Appends this frame's wire form to `out`, masked with `mask` if one is given.
+    pub fn encode(&self, mask: Option<[u8; 4]>, out: &mut Vec<u8>) {
+        self.header(mask).encode(out);
         let start = out.len();
         out.extend_from_slice(&self.payload);
         if let Some(key) = mask {
