@@ -9,7 +9,7 @@
 //! in the middle of a frame. A complete payload is split off the read buffer without a
 //! copy and becomes an event (or a fragment of a message being assembled).
 //!
-//! Decoding is lazy: it runs when an output is polled, and stops as soon as one event is
+//! Decoding is lazy: it runs when an event is polled, and stops as soon as one event is
 //! pending. The application therefore handles each message, and queues its answer,
 //! before the next frame is looked at, exactly as if it had read one message at a time
 //! from a socket; an answer is never lost to a violation further down the same read.
@@ -350,9 +350,9 @@ impl Connection {
 
     /// Decodes buffered input until one event is pending (or more bytes are needed).
     ///
-    /// Input is processed lazily, one event ahead, when an output is polled: the
+    /// Input is decoded lazily, by [`poll_event`](Self::poll_event) only: the
     /// application handles a message (and queues its answer) before the next frame is
-    /// even looked at. An echo server answering a message that arrived in the same read
+    /// even looked at, even if it writes in between. An echo server answering a message that arrived in the same read
     /// as a violation thus still sends the answer before its Close (Autobahn 3.2, 5.15).
     fn process_input(&mut self) {
         if let Err(e) = self.decode_until_event() {
@@ -712,11 +712,11 @@ impl Connection {
     // ===== output =====
 
     /// Appends bytes to write to the transport to `out` and returns how many. Call it
-    /// until it returns 0; each call appends about [`Config::write_chunk_size`] bytes at
+    /// until it returns 0, after draining [`poll_event`](Self::poll_event) (which is
+    /// what decodes input, and so queues the answers to pings and closes); each call appends about [`Config::write_chunk_size`] bytes at
     /// most.
     #[must_use = "the bytes must be written to the transport"]
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        self.process_input();
         let start = out.len();
         let budget = self.config.write_chunk_size.max(1);
         while out.len() - start < budget {

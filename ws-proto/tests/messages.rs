@@ -171,6 +171,10 @@ fn pong_goes_out_between_the_fragments_of_a_long_message() {
     let mut first = Vec::new();
     let _ = server.poll_transmit(&mut first);
     server.handle_input(&masked(&Frame::ping(&b"now"[..])), now);
+    assert_eq!(
+        take_events(&mut server),
+        [Event::Ping(Bytes::from_static(b"now"))]
+    );
     let rest = take_output(&mut server);
     let frames = decode_frames(&[first, rest].concat());
     let pong_at = frames

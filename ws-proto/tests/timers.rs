@@ -119,6 +119,7 @@ fn a_client_waits_for_the_server_to_close_the_transport() {
     patient.handle_input(&unmasked(&Frame::close(CloseCode::NORMAL, "")), t0);
     patient.handle_eof(t0 + SECOND);
     // ...once its own Close reply is flushed.
+    assert!(matches!(take_events(&mut patient)[..], [Event::Closed(_)]));
     assert!(!patient.should_close_transport());
     assert_eq!(
         decode_frames(&take_output(&mut patient)),

@@ -332,6 +332,12 @@ fn a_failing_connection_still_sends_what_was_queued_then_its_close() {
     let mut out = Vec::new();
     let _ = conn.poll_transmit(&mut out);
     conn.handle_input(&unmasked(&Frame::text("bad")), support::t0());
+    assert_eq!(
+        take_events(&mut conn),
+        [Event::Closed(CloseReason::Protocol(
+            ProtocolError::UnmaskedFrame
+        ))]
+    );
     out.extend(take_output(&mut conn));
     let frames = decode_frames(&out);
     assert_eq!(frames.len(), 3);

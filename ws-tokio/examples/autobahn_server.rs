@@ -1,0 +1,34 @@
+//! The server the Autobahn|Testsuite fuzzing client tests: echoes every message.
+//!
+//! ```sh
+//! cargo run --release -p ws-tokio --example autobahn_server -- [ADDR]   # 127.0.0.1:9001
+//! ```
+
+use ws_tokio::{Event, ServerOptions, establish_standard_server};
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9001".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    eprintln!("autobahn server on ws://{}", listener.local_addr()?);
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    establish_standard_server(
+        listener,
+        ServerOptions::default(),
+        stop,
+        |mut ws| async move {
+            while let Ok(Some(event)) = ws.recv().await {
+                if let Event::Message(message) = event {
+                    if ws.send(message).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        },
+    )
+    .await
+}

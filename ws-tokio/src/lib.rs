@@ -1,0 +1,69 @@
+//! WebSocket (RFC 6455) client and server on tokio.
+//!
+//! A thin driver of the [`ws_proto`] sans-IO core: every protocol decision (framing,
+//! masking, UTF-8, ping and close answers, limits, timers) is made there, and this
+//! crate only moves bytes and reads the clock. The API follows the OCaml
+//! `websocket-lwt-unix` library:
+//!
+//! | OCaml | here |
+//! |---|---|
+//! | `connect` | [`connect`] (`ws://`), [`client`] over any stream |
+//! | `establish_server` / `establish_standard_server` | [`establish_server`] (raw policy) / [`establish_standard_server`], [`accept`] for one stream |
+//! | `Connected_client.send` / `send_multiple` / `recv` | [`WebSocket::send`] / [`WebSocket::send_multiple`] / [`WebSocket::recv`] |
+//! | `http_request` / `source` / `make_standard` | [`WebSocket::http_request`] / [`WebSocket::peer_addr`] / [`WebSocket::make_standard`] |
+//! | `write` / `close_transport` | [`WebSocket::send_frame`] / [`WebSocket::close_transport`] |
+//!
+//! # A server
+//!
+//! ```no_run
+//! use ws_tokio::{Event, ServerOptions, establish_standard_server};
+//!
+//! # #[tokio::main] async fn main() -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+//! let stop = async { let _ = tokio::signal::ctrl_c().await; };
+//! establish_standard_server(listener, ServerOptions::default(), stop, |mut ws| async move {
+//!     while let Ok(Some(event)) = ws.recv().await {
+//!         if let Event::Message(message) = event {
+//!             if ws.send(message).await.is_err() {
+//!                 break;
+//!             }
+//!         }
+//!     }
+//! })
+//! .await
+//! # }
+//! ```
+//!
+//! # A client
+//!
+//! ```no_run
+//! use ws_tokio::{CloseCode, ConnectOptions, Message, connect};
+//!
+//! # #[tokio::main] async fn main() -> Result<(), ws_tokio::Error> {
+//! let mut ws = connect("ws://127.0.0.1:9001/", ConnectOptions::default()).await?;
+//! ws.send("hello").await?;
+//! if let Some(Message::Text(text)) = ws.recv_message().await? {
+//!     println!("{text}");
+//! }
+//! ws.close(CloseCode::NORMAL, "").await?;
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+mod client;
+mod error;
+mod server;
+mod socket;
+
+pub use client::{ConnectOptions, client, connect};
+pub use error::Error;
+pub use server::{
+    CheckRequest, OnError, SelectSubprotocol, ServerOptions, accept, establish_server,
+    establish_standard_server,
+};
+pub use socket::{Parts, WebSocket};
+
+pub use ws_proto;
+pub use ws_proto::{
+    CloseCode, CloseFrame, CloseReason, Config, Event, Frame, KeepAlive, Message, OpCode, Policy,
+};

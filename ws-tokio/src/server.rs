@@ -1,0 +1,226 @@
+//! The server side: `accept` one stream, or `establish_server` for an accept loop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use ws_proto::handshake::{ServerHandshake, check_origin_with_host};
+use ws_proto::{Config, Connection, HandshakeLimits, Policy, RequestError, Role};
+
+use crate::Error;
+use crate::socket::{Parts, WebSocket};
+
+/// A request check: `false` answers 403 Forbidden.
+pub type CheckRequest = Arc<dyn Fn(&http::Request<()>) -> bool + Send + Sync>;
+/// Picks a subprotocol among those the client offers (in its order of preference).
+pub type SelectSubprotocol = Arc<dyn Fn(&[&str]) -> Option<String> + Send + Sync>;
+/// Told about every connection that failed before or during its handler.
+pub type OnError = Arc<dyn Fn(Error) + Send + Sync>;
+
+/// How a server accepts and runs connections.
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// The connection settings (limits, keepalive...). `establish_server` and
+    /// `establish_standard_server` set the policy.
+    pub config: Config,
+    /// Bounds on the opening request.
+    pub limits: HandshakeLimits,
+    /// How long a client has to send its opening request (slow clients are dropped).
+    pub handshake_timeout: Duration,
+    /// Run before the upgrade; `false` answers 403. Default:
+    /// [`check_origin_with_host`], which stops other sites' pages from connecting.
+    pub check_request: CheckRequest,
+    /// Chooses the subprotocol; by default none is chosen.
+    pub select_subprotocol: SelectSubprotocol,
+    /// Extra fields for the 101 response.
+    pub response_headers: HeaderMap,
+    /// The OCaml `on_exn`: errors of connections that failed (a refused handshake, an
+    /// I/O error). Ignored by default.
+    pub on_error: OnError,
+    /// After `stop`, how long live connections have to finish their closing handshake
+    /// before they are dropped.
+    pub stop_grace: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            config: Config::default(),
+            limits: HandshakeLimits::default(),
+            handshake_timeout: Duration::from_secs(10),
+            check_request: Arc::new(check_origin_with_host),
+            select_subprotocol: Arc::new(|_| None),
+            response_headers: HeaderMap::new(),
+            on_error: Arc::new(|_| {}),
+            stop_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("config", &self.config)
+            .field("limits", &self.limits)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("stop_grace", &self.stop_grace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Performs the server's opening handshake over an accepted stream: reads the request
+/// (within the handshake timeout), runs the request check, and answers 101 or the
+/// error's status (400, 403, 405, 426, 431).
+pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+    mut io: S,
+    peer_addr: Option<SocketAddr>,
+    options: &ServerOptions,
+) -> Result<WebSocket<S>, Error> {
+    let mut handshake = ServerHandshake::new(options.limits);
+    let mut out = Vec::new();
+    let read = async {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n = io.read(&mut buf).await?;
+            if n == 0 {
+                return Err(Error::HandshakeEof);
+            }
+            match handshake.handle_input(&buf[..n]) {
+                Ok(Some(upgrade)) => return Ok(Ok(upgrade)),
+                Ok(None) => {}
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+    };
+    let outcome = tokio::time::timeout(options.handshake_timeout, read)
+        .await
+        .map_err(|_| Error::HandshakeTimeout)??;
+    let upgrade = match outcome {
+        Ok(upgrade) if (options.check_request)(upgrade.request()) => upgrade,
+        Ok(upgrade) => {
+            upgrade.reject(&RequestError::Forbidden, &mut out);
+            io.write_all(&out).await?;
+            return Err(Error::Request(RequestError::Forbidden));
+        }
+        Err(error) => {
+            let (response, body) = ws_proto::handshake::error_response(&error);
+            ws_proto::handshake::write_response(&response, &body, &mut out);
+            io.write_all(&out).await?;
+            return Err(Error::Request(error));
+        }
+    };
+    let subprotocol = (options.select_subprotocol)(&upgrade.subprotocols());
+    upgrade.accept(subprotocol.as_deref(), &options.response_headers, &mut out)?;
+    io.write_all(&out).await?;
+    io.flush().await?;
+    let conn = Connection::new(
+        Role::Server,
+        options.config.clone(),
+        tokio::time::Instant::now().into_std(),
+    );
+    let (request, leftover) = upgrade.into_parts();
+    let parts = Parts {
+        request: Some(request),
+        peer_addr,
+        subprotocol,
+    };
+    Ok(WebSocket::from_parts(io, conn, &leftover, parts))
+}
+
+/// The accept loop with the raw policy (the OCaml `establish_server`): every frame is
+/// handed to `handler` as it came, and nothing is answered on its behalf.
+///
+/// Runs until `stop` completes; then it stops accepting, tells every live connection
+/// to close with 1001 (Going Away), and waits up to `stop_grace` for them.
+pub async fn establish_server<F, Fut>(
+    listener: TcpListener,
+    options: ServerOptions,
+    stop: impl Future<Output = ()>,
+    handler: F,
+) -> std::io::Result<()>
+where
+    F: Fn(WebSocket<TcpStream>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    serve(listener, options, Policy::Raw, stop, handler).await
+}
+
+/// The accept loop with the standard policy (the OCaml `establish_standard_server`):
+/// a Pong for every Ping and a Close for a Close are sent automatically, messages are
+/// assembled, and every event is still handed to `handler`.
+pub async fn establish_standard_server<F, Fut>(
+    listener: TcpListener,
+    options: ServerOptions,
+    stop: impl Future<Output = ()>,
+    handler: F,
+) -> std::io::Result<()>
+where
+    F: Fn(WebSocket<TcpStream>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    serve(listener, options, Policy::Standard, stop, handler).await
+}
+
+async fn serve<F, Fut>(
+    listener: TcpListener,
+    mut options: ServerOptions,
+    policy: Policy,
+    stop: impl Future<Output = ()>,
+    handler: F,
+) -> std::io::Result<()>
+where
+    F: Fn(WebSocket<TcpStream>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    options.config.policy = policy;
+    let options = Arc::new(options);
+    let handler = Arc::new(handler);
+    let (stopping_tx, stopping_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    // Out of descriptors or a connection reset before accept: keep going.
+                    Err(e) => {
+                        (options.on_error)(Error::Io(e));
+                        continue;
+                    }
+                };
+                let options = options.clone();
+                let handler = handler.clone();
+                let stopping = stopping_rx.clone();
+                tasks.spawn(async move {
+                    let _ = stream.set_nodelay(true);
+                    match accept(stream, Some(peer), &options).await {
+                        Ok(mut ws) => {
+                            ws.set_stop_signal(stopping);
+                            handler(ws).await;
+                        }
+                        Err(e) => (options.on_error)(e),
+                    }
+                });
+            }
+            // Reap finished connections so the set does not grow.
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stopping_tx.send(true);
+    let grace = options.stop_grace;
+    let drained =
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tasks.shutdown().await;
+    }
+    Ok(())
+}

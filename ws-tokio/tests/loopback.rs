@@ -1,0 +1,236 @@
+//! Client and server over loopback TCP, through the public API. Every test is bounded
+//! in time.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use ws_tokio::ws_proto::handshake::ClientOptions;
+use ws_tokio::ws_proto::{Rejection, ResponseError};
+use ws_tokio::{
+    CloseCode, CloseFrame, CloseReason, ConnectOptions, Error, Event, Message, ServerOptions,
+    connect, establish_standard_server,
+};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// Starts an echo server; returns its address and the trigger that stops it.
+async fn echo_server(options: ServerOptions) -> (SocketAddr, oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    tokio::spawn(establish_standard_server(
+        listener,
+        options,
+        async {
+            let _ = stop_rx.await;
+        },
+        |mut ws| async move {
+            while let Ok(Some(event)) = ws.recv().await {
+                if let Event::Message(message) = event {
+                    if ws.send(message).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        },
+    ));
+    (addr, stop_tx)
+}
+
+#[tokio::test]
+async fn echo_of_text_and_binary_from_0_bytes_to_16_mib() {
+    tokio::time::timeout(LIMIT, async {
+        let (addr, _stop) = echo_server(ServerOptions::default()).await;
+        let mut ws = connect(&format!("ws://{addr}/echo"), ConnectOptions::default())
+            .await
+            .unwrap();
+        for size in [0, 1, 125, 126, 65_536, 1 << 20, 16 << 20] {
+            let binary = Message::Binary(vec![0xa5; size].into());
+            let text = Message::from("é".repeat(size / 2));
+            // One at a time: a client that writes megabytes without reading while the
+            // server echoes would fill both socket buffers (split halves avoid that).
+            ws.send(binary.clone()).await.unwrap();
+            assert_eq!(
+                ws.recv_message().await.unwrap(),
+                Some(binary),
+                "size {size}"
+            );
+            ws.send(text.clone()).await.unwrap();
+            assert_eq!(ws.recv_message().await.unwrap(), Some(text), "size {size}");
+        }
+        ws.close(CloseCode::NORMAL, "done").await.unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_foreign_origin_is_refused_with_403() {
+    tokio::time::timeout(LIMIT, async {
+        let (addr, _stop) = echo_server(ServerOptions::default()).await;
+        let options = ConnectOptions {
+            handshake: ClientOptions {
+                origin: Some("https://evil.example".into()),
+                ..ClientOptions::default()
+            },
+            ..ConnectOptions::default()
+        };
+        let err = connect(&format!("ws://{addr}/"), options)
+            .await
+            .unwrap_err();
+        let Error::Response(ResponseError::Rejected(rejection)) = err else {
+            panic!("{err:?}");
+        };
+        let Rejection { status, .. } = *rejection;
+        assert_eq!(status, 403);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_wrong_version_gets_426_naming_13() {
+    tokio::time::timeout(LIMIT, async {
+        let (addr, _stop) = echo_server(ServerOptions::default()).await;
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n"
+        );
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 426 "), "{answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("sec-websocket-version: 13\r\n")
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_handshake_is_dropped() {
+    tokio::time::timeout(LIMIT, async {
+        let options = ServerOptions {
+            handshake_timeout: Duration::from_millis(200),
+            ..ServerOptions::default()
+        };
+        let (addr, _stop) = echo_server(options).await;
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        let mut rest = Vec::new();
+        // The server closes the connection without an answer.
+        let n = tcp.read_to_end(&mut rest).await.unwrap_or(0);
+        assert_eq!(n, 0);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn stop_closes_live_connections_with_1001() {
+    tokio::time::timeout(LIMIT, async {
+        let (addr, stop) = echo_server(ServerOptions::default()).await;
+        let mut ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+        ws.send("before stop").await.unwrap();
+        assert_eq!(
+            ws.recv_message().await.unwrap(),
+            Some(Message::from("before stop"))
+        );
+        stop.send(()).unwrap();
+        let event = ws.recv().await.unwrap();
+        let Some(Event::Closed(CloseReason::Handshake {
+            peer: Some(frame), ..
+        })) = event
+        else {
+            panic!("{event:?}");
+        };
+        assert_eq!(frame.code, CloseCode::GOING_AWAY);
+        assert_eq!(ws.recv().await.unwrap(), None);
+        // Nothing listens any more.
+        assert!(TcpStream::connect(addr).await.is_err());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_server_sees_the_clients_close_code_and_reason() {
+    tokio::time::timeout(LIMIT, async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (seen_tx, seen_rx) = oneshot::channel();
+        let seen_tx = std::sync::Mutex::new(Some(seen_tx));
+        tokio::spawn(establish_standard_server(
+            listener,
+            ServerOptions::default(),
+            std::future::pending(),
+            move |mut ws| {
+                let seen_tx = seen_tx.lock().unwrap().take();
+                async move {
+                    let peer = ws.peer_addr();
+                    let path = ws.http_request().map(|r| r.uri().path().to_owned());
+                    let mut last = None;
+                    while let Ok(Some(event)) = ws.recv().await {
+                        last = Some(event);
+                    }
+                    if let Some(tx) = seen_tx {
+                        let _ = tx.send((peer, path, last));
+                    }
+                }
+            },
+        ));
+        let mut ws = connect(&format!("ws://{addr}/room/1"), ConnectOptions::default())
+            .await
+            .unwrap();
+        ws.close(CloseCode(4000), "bye now").await.unwrap();
+        let (peer, path, last) = seen_rx.await.unwrap();
+        assert!(peer.is_some_and(|p| p.ip().is_loopback()));
+        assert_eq!(path.as_deref(), Some("/room/1"));
+        assert_eq!(
+            last,
+            Some(Event::Closed(CloseReason::Handshake {
+                peer: Some(CloseFrame::new(CloseCode(4000), "bye now")),
+                initiated_locally: false,
+            }))
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn recv_is_cancel_safe() {
+    tokio::time::timeout(LIMIT, async {
+        let (addr, _stop) = echo_server(ServerOptions::default()).await;
+        let mut ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+        let count = 200;
+        ws.send_multiple((0..count).map(|i| format!("m{i}")))
+            .await
+            .unwrap();
+        // Interrupt recv over and over; no message may be lost or duplicated.
+        let mut got = Vec::new();
+        while got.len() < count {
+            tokio::select! {
+                message = ws.recv_message() => got.push(message.unwrap().unwrap()),
+                () = tokio::task::yield_now() => {}
+            }
+        }
+        let want: Vec<Message> = (0..count).map(|i| Message::from(format!("m{i}"))).collect();
+        assert_eq!(got, want);
+    })
+    .await
+    .unwrap();
+}
