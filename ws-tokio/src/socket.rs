@@ -211,9 +211,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// The full closing handshake: sends a Close after everything queued, waits for the
     /// peer's (events that arrive meanwhile are dropped), and closes the transport.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.conn.close(code, reason)?;
+        self.send_close(code, reason).await?;
         while self.recv().await?.is_some() {}
         Ok(())
+    }
+
+    /// Starts the closing handshake and returns: keep calling [`recv`](Self::recv) to
+    /// get what the peer still sends, then [`Event::Closed`], then `None`.
+    pub async fn send_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.conn.close(code, reason)?;
+        self.flush().await
     }
 
     /// Closes the transport at once, without a closing handshake (the OCaml

@@ -234,3 +234,62 @@ async fn recv_is_cancel_safe() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_concurrent_clients() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let (addr, _stop) = echo_server(ServerOptions::default()).await;
+        let clients = 500;
+        // Every client is connected before any of them talks.
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(clients));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..clients {
+            let barrier = barrier.clone();
+            tasks.spawn(async move {
+                let mut ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
+                    .await
+                    .unwrap();
+                barrier.wait().await;
+                let text = format!("client {i}");
+                ws.send(text.as_str()).await.unwrap();
+                assert_eq!(ws.recv_message().await.unwrap(), Some(Message::from(text)));
+                ws.close(CloseCode::NORMAL, "").await.unwrap();
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn send_close_still_delivers_what_the_peer_sent_before_its_close() {
+    tokio::time::timeout(LIMIT, async {
+        let (addr, _stop) = echo_server(ServerOptions::default()).await;
+        let mut ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+        ws.send_multiple(["one", "two", "three"]).await.unwrap();
+        ws.send_close(CloseCode::NORMAL, "enough").await.unwrap();
+        let mut events = Vec::new();
+        while let Some(event) = ws.recv().await.unwrap() {
+            events.push(event);
+        }
+        assert_eq!(events.len(), 4, "{events:?}");
+        assert_eq!(
+            events[..3],
+            ["one", "two", "three"].map(|t| Event::Message(t.into()))
+        );
+        assert!(matches!(
+            events[3],
+            Event::Closed(CloseReason::Handshake {
+                initiated_locally: true,
+                ..
+            })
+        ));
+    })
+    .await
+    .unwrap();
+}
