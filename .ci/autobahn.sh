@@ -5,29 +5,51 @@
 #   .ci/autobahn.sh NAME SERVER_BIN CLIENT_BIN
 #
 # SERVER_BIN is started with one argument, the address to listen on; CLIENT_BIN gets
-# the fuzzing server's ws:// URL and an agent name.
+# the fuzzing server's ws:// URL and an agent name. Each role's results, case by case,
+# are compared with autobahn/expected/NAME-ROLE.json (UPDATE_EXPECTED=1 rewrites it),
+# so that a change in any case shows as a diff.
 set -euo pipefail
 name="$1" server_bin="$2" client_bin="$3"
-autobahn="$(cd "$(dirname "$0")/../../shared/autobahn" && pwd)"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+autobahn="$(cd "$repo/../shared/autobahn" && pwd)"
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
 bash "$autobahn/setup.sh" >/dev/null
 
 # Free loopback ports, chosen by the kernel.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Compares one role's results with the expected ones kept in the repo.
+compare() {
+    local role="$1" expected="$repo/autobahn/expected/$name-$1.json"
+    python3 "$repo/autobahn/results.py" "$scratch/$role/reports/index.json" >"$scratch/$role.json"
+    if [ "${UPDATE_EXPECTED:-0}" = 1 ]; then
+        mkdir -p "$(dirname "$expected")"
+        cp "$scratch/$role.json" "$expected"
+    elif ! diff -u "$expected" "$scratch/$role.json"; then
+        echo "autobahn: $name $role results differ from $expected" >&2
+        exit 1
+    fi
+}
 
 export AUTOBAHN_STRICT=1 AUTOBAHN_EXCLUDE=compression AUTOBAHN_QUIET=1 AUTOBAHN_TIMEOUT=600
 
 port="$(free_port)"
 "$server_bin" "127.0.0.1:$port" >/dev/null 2>&1 &
 server_pid=$!
-trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+trap 'kill "$server_pid" 2>/dev/null || true; rm -rf "$scratch"' EXIT
 for _ in $(seq 50); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     sleep 0.1
 done
 echo "--- $name: server"
-AUTOBAHN_AGENT="$name-server" bash "$autobahn/run.sh" server "127.0.0.1:$port" | tail -n 12
+AUTOBAHN_OUTDIR="$scratch/server" AUTOBAHN_AGENT="$name-server" \
+    bash "$autobahn/run.sh" server "127.0.0.1:$port" | tail -n 12
 kill "$server_pid" 2>/dev/null || true
+compare server
 
 port="$(free_port)"
 echo "--- $name: client"
-bash "$autobahn/run.sh" client "$port" -- "$client_bin" "ws://127.0.0.1:$port" "$name-client" | tail -n 12
+AUTOBAHN_OUTDIR="$scratch/client" \
+    bash "$autobahn/run.sh" client "$port" -- "$client_bin" "ws://127.0.0.1:$port" "$name-client" | tail -n 12
+compare client
