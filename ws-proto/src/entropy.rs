@@ -6,13 +6,16 @@
 //! deterministic.
 
 /// A source of random bytes.
-pub trait Entropy: Send {
+///
+/// `Send + Sync` so that a connection holding one can move between threads and be
+/// borrowed across an `.await` in a multi-threaded runtime.
+pub trait Entropy: Send + Sync {
     /// Fills `dst` with random bytes.
     fn fill(&mut self, dst: &mut [u8]);
 }
 
-/// Any `FnMut(&mut [u8]) + Send` closure is a source.
-impl<F: FnMut(&mut [u8]) + Send> Entropy for F {
+/// Any `FnMut(&mut [u8]) + Send + Sync` closure is a source.
+impl<F: FnMut(&mut [u8]) + Send + Sync> Entropy for F {
     fn fill(&mut self, dst: &mut [u8]) {
         self(dst)
     }

@@ -2,10 +2,11 @@
 //! message comes back with its type.
 //!
 //! ```sh
-//! cargo run --release -p ws-tokio --example echo_server -- [ADDR] [--subprotocols a,b]
+//! cargo run --release -p ws-tokio --example echo_server -- [ADDR] [--tls-cert PEM --tls-key PEM] [--subprotocols a,b]
 //! ```
 //!
-//! `ADDR` defaults to 127.0.0.1:9001. With `--subprotocols`, the first protocol the
+//! `ADDR` defaults to 127.0.0.1:9001. With a certificate chain and a key, it serves
+//! `wss://`. With `--subprotocols`, the first protocol the
 //! client offers that is in the list is selected. Ctrl-C stops it gracefully: live
 //! connections are closed with 1001.
 
@@ -17,6 +18,7 @@ use ws_tokio::{Event, ServerOptions, establish_standard_server};
 async fn main() -> std::io::Result<()> {
     let mut addr = "127.0.0.1:9001".to_owned();
     let mut protocols: Vec<String> = Vec::new();
+    let (mut cert, mut key) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -24,14 +26,24 @@ async fn main() -> std::io::Result<()> {
                 let list = args.next().unwrap_or_default();
                 protocols = list.split(',').map(str::to_owned).collect();
             }
-            "--tls-cert" | "--tls-key" => {
-                eprintln!("{arg}: TLS is not in this build yet");
-                std::process::exit(2);
-            }
+            "--tls-cert" => cert = args.next(),
+            "--tls-key" => key = args.next(),
             _ => addr = arg,
         }
     }
+    let tls = match (cert, key) {
+        (Some(cert), Some(key)) => {
+            Some(ws_tokio::tls::server_config_from_pem(cert, key).map_err(std::io::Error::other)?)
+        }
+        (None, None) => None,
+        _ => {
+            eprintln!("--tls-cert and --tls-key go together");
+            std::process::exit(2);
+        }
+    };
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
     let options = ServerOptions {
+        tls,
         select_subprotocol: Arc::new(move |offered| {
             offered
                 .iter()
@@ -41,7 +53,7 @@ async fn main() -> std::io::Result<()> {
         ..ServerOptions::default()
     };
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    eprintln!("echo server on ws://{}", listener.local_addr()?);
+    eprintln!("echo server on {scheme}://{}", listener.local_addr()?);
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
     };

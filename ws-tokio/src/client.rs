@@ -1,5 +1,7 @@
 //! The client side: `connect` to a URI, or `client` over a stream you already have.
 
+#[cfg(feature = "rustls")]
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -9,6 +11,7 @@ use ws_proto::{Config, Connection, Entropy, OsEntropy, Role};
 
 use crate::Error;
 use crate::socket::{Parts, WebSocket};
+use crate::stream::MaybeTlsStream;
 
 /// What a client asks for and how it runs.
 pub struct ConnectOptions {
@@ -19,8 +22,12 @@ pub struct ConnectOptions {
     /// Where masking keys and the handshake nonce come from (the OCaml
     /// `random_string`); the OS CSPRNG by default.
     pub entropy: Box<dyn Entropy>,
-    /// Bound on the TCP connect and on the opening handshake, each.
+    /// Bound on the TCP connect, the TLS handshake and the opening handshake, each.
     pub timeout: Duration,
+    /// The TLS configuration for `wss://` (the OCaml `ctx`); by default
+    /// [`default_client_config`](crate::tls::default_client_config).
+    #[cfg(feature = "rustls")]
+    pub tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
 }
 
 impl Default for ConnectOptions {
@@ -30,6 +37,8 @@ impl Default for ConnectOptions {
             config: Config::default(),
             entropy: Box::new(OsEntropy::new()),
             timeout: Duration::from_secs(30),
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
     }
 }
@@ -44,24 +53,61 @@ impl std::fmt::Debug for ConnectOptions {
     }
 }
 
-/// Connects to a `ws://` URI and performs the opening handshake.
-pub async fn connect(uri: &str, options: ConnectOptions) -> Result<WebSocket<TcpStream>, Error> {
+/// Connects to a `ws://` or `wss://` URI and performs the opening handshake.
+pub async fn connect(
+    uri: &str,
+    options: ConnectOptions,
+) -> Result<WebSocket<MaybeTlsStream<TcpStream>>, Error> {
     let parsed: http::Uri = uri.parse().map_err(|_| ws_proto::UsageError::InvalidUri)?;
     let target = Target::from_uri(&parsed)?;
-    if target.tls {
-        return Err(Error::TlsUnavailable);
-    }
+    let timeout = options.timeout;
     let stream = tokio::time::timeout(
-        options.timeout,
+        timeout,
         TcpStream::connect((target.host.as_str(), target.port)),
     )
     .await
     .map_err(|_| Error::Io(std::io::ErrorKind::TimedOut.into()))??;
     stream.set_nodelay(true)?;
     let peer = stream.peer_addr().ok();
+    let stream = if target.tls {
+        wrap_tls(stream, &target.host, &options).await?
+    } else {
+        MaybeTlsStream::Plain(stream)
+    };
     let mut ws = client(stream, &parsed, options).await?;
     ws.set_peer_addr(peer);
     Ok(ws)
+}
+
+#[cfg(feature = "rustls")]
+async fn wrap_tls(
+    stream: TcpStream,
+    host: &str,
+    options: &ConnectOptions,
+) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    use tokio_rustls::rustls::pki_types::ServerName;
+    let config = options
+        .tls
+        .clone()
+        .unwrap_or_else(crate::tls::default_client_config);
+    let name =
+        ServerName::try_from(host.to_owned()).map_err(|_| ws_proto::UsageError::InvalidUri)?;
+    let tls = tokio::time::timeout(
+        options.timeout,
+        tokio_rustls::TlsConnector::from(config).connect(name, stream),
+    )
+    .await
+    .map_err(|_| Error::HandshakeTimeout)??;
+    Ok(MaybeTlsStream::ClientTls(Box::new(tls)))
+}
+
+#[cfg(not(feature = "rustls"))]
+async fn wrap_tls(
+    _stream: TcpStream,
+    _host: &str,
+    _options: &ConnectOptions,
+) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    Err(Error::TlsUnavailable)
 }
 
 /// Performs the client's opening handshake over a stream the caller connected.

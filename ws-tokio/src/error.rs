@@ -26,7 +26,7 @@ pub enum Error {
     HandshakeTimeout,
     /// The transport closed during the opening handshake.
     HandshakeEof,
-    /// `wss://` needs TLS, which this build of the crate does not include yet.
+    /// `wss://` needs TLS, and this build has the `rustls` feature off.
     TlsUnavailable,
 }
 

@@ -7,7 +7,7 @@
 //!
 //! | OCaml | here |
 //! |---|---|
-//! | `connect` | [`connect`] (`ws://`), [`client`] over any stream |
+//! | `connect` | [`connect`] (`ws://` and `wss://`), [`client`] over any stream |
 //! | `establish_server` / `establish_standard_server` | [`establish_server`] (raw policy) / [`establish_standard_server`], [`accept`] for one stream |
 //! | `Connected_client.send` / `send_multiple` / `recv` | [`WebSocket::send`] / [`WebSocket::send_multiple`] / [`WebSocket::recv`] |
 //! | `http_request` / `source` / `make_standard` | [`WebSocket::http_request`] / [`WebSocket::peer_addr`] / [`WebSocket::make_standard`] |
@@ -48,12 +48,21 @@
 //! ws.close(CloseCode::NORMAL, "").await?;
 //! # Ok(()) }
 //! ```
+//!
+//! # Features
+//!
+//! - `rustls` (default): `wss://` for clients and TLS for servers, with rustls (ring
+//!   provider) and the webpki root certificates; [`tls`] builds configurations, and
+//!   [`ConnectOptions::tls`] / [`ServerOptions::tls`] take your own.
 #![forbid(unsafe_code)]
 
 mod client;
 mod error;
 mod server;
 mod socket;
+mod stream;
+#[cfg(feature = "rustls")]
+pub mod tls;
 
 pub use client::{ConnectOptions, client, connect};
 pub use error::Error;
@@ -62,6 +71,9 @@ pub use server::{
     establish_standard_server,
 };
 pub use socket::{Parts, WebSocket};
+pub use stream::MaybeTlsStream;
+#[cfg(feature = "rustls")]
+pub use tokio_rustls::rustls;
 
 pub use ws_proto;
 pub use ws_proto::{

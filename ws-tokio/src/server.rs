@@ -15,6 +15,7 @@ use ws_proto::{Config, Connection, HandshakeLimits, Policy, RequestError, Role};
 
 use crate::Error;
 use crate::socket::{Parts, WebSocket};
+use crate::stream::MaybeTlsStream;
 
 /// A request check: `false` answers 403 Forbidden.
 pub type CheckRequest = Arc<dyn Fn(&http::Request<()>) -> bool + Send + Sync>;
@@ -46,6 +47,10 @@ pub struct ServerOptions {
     /// After `stop`, how long live connections have to finish their closing handshake
     /// before they are dropped.
     pub stop_grace: Duration,
+    /// Serve `wss://`: every accepted connection starts with a TLS handshake (within
+    /// the handshake timeout). See [`server_config_from_pem`](crate::tls::server_config_from_pem).
+    #[cfg(feature = "rustls")]
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Default for ServerOptions {
@@ -59,6 +64,8 @@ impl Default for ServerOptions {
             response_headers: HeaderMap::new(),
             on_error: Arc::new(|_| {}),
             stop_grace: Duration::from_secs(5),
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
     }
 }
@@ -145,7 +152,7 @@ pub async fn establish_server<F, Fut>(
     handler: F,
 ) -> std::io::Result<()>
 where
-    F: Fn(WebSocket<TcpStream>) -> Fut + Send + Sync + 'static,
+    F: Fn(WebSocket<MaybeTlsStream<TcpStream>>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     serve(listener, options, Policy::Raw, stop, handler).await
@@ -161,7 +168,7 @@ pub async fn establish_standard_server<F, Fut>(
     handler: F,
 ) -> std::io::Result<()>
 where
-    F: Fn(WebSocket<TcpStream>) -> Fut + Send + Sync + 'static,
+    F: Fn(WebSocket<MaybeTlsStream<TcpStream>>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     serve(listener, options, Policy::Standard, stop, handler).await
@@ -175,7 +182,7 @@ async fn serve<F, Fut>(
     handler: F,
 ) -> std::io::Result<()>
 where
-    F: Fn(WebSocket<TcpStream>) -> Fut + Send + Sync + 'static,
+    F: Fn(WebSocket<MaybeTlsStream<TcpStream>>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     options.config.policy = policy;
@@ -201,6 +208,10 @@ where
                 let stopping = stopping_rx.clone();
                 tasks.spawn(async move {
                     let _ = stream.set_nodelay(true);
+                    let stream = match wrap_tls(stream, &options).await {
+                        Ok(stream) => stream,
+                        Err(e) => return (options.on_error)(e),
+                    };
                     match accept(stream, Some(peer), &options).await {
                         Ok(mut ws) => {
                             ws.set_stop_signal(stopping);
@@ -223,4 +234,27 @@ where
         tasks.shutdown().await;
     }
     Ok(())
+}
+
+#[cfg(feature = "rustls")]
+async fn wrap_tls(
+    stream: TcpStream,
+    options: &ServerOptions,
+) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    let Some(config) = &options.tls else {
+        return Ok(MaybeTlsStream::Plain(stream));
+    };
+    let accept = tokio_rustls::TlsAcceptor::from(config.clone()).accept(stream);
+    let tls = tokio::time::timeout(options.handshake_timeout, accept)
+        .await
+        .map_err(|_| Error::HandshakeTimeout)??;
+    Ok(MaybeTlsStream::ServerTls(Box::new(tls)))
+}
+
+#[cfg(not(feature = "rustls"))]
+async fn wrap_tls(
+    stream: TcpStream,
+    _options: &ServerOptions,
+) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    Ok(MaybeTlsStream::Plain(stream))
 }

@@ -114,8 +114,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             if self.pending.is_none() {
                 self.pending = self.conn.poll_event();
             }
-            // Write what decoding produced (pongs, a close reply) before returning.
+            // Write what decoding produced (pongs, a close reply) before returning, and
+            // close the transport with the last event if it is time: a handler that
+            // stops at `Event::Closed` still leaves the peer a clean shutdown.
             self.flush().await?;
+            let last = self.pending.is_some() && self.conn.should_close_transport();
+            if last {
+                self.close_transport().await?;
+            }
             if let Some(event) = self.pending.take() {
                 return Ok(Some(event));
             }
@@ -261,10 +267,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 }
 
-/// Errors that mean the peer is gone rather than that something is broken here.
+/// Errors that mean the peer is gone rather than that something is broken here
+/// (`UnexpectedEof`: a TLS peer that closed TCP without a close_notify).
 fn is_disconnect(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::NotConnected
+        ErrorKind::ConnectionReset
+            | ErrorKind::BrokenPipe
+            | ErrorKind::NotConnected
+            | ErrorKind::UnexpectedEof
     )
 }
