@@ -7,8 +7,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use ws_tokio::rustls::{ClientConfig, RootCertStore};
 use ws_tokio::{
-    CloseCode, ConnectOptions, Error, Event, Message, ServerOptions, connect,
-    establish_standard_server,
+    CloseCode, ConnectOptions, Error, Message, ServerOptions, connect, establish_standard_server,
 };
 
 #[tokio::test]
@@ -34,7 +33,7 @@ async fn wss_echo_with_a_self_signed_certificate() {
             options,
             std::future::pending(),
             |mut ws| async move {
-                while let Ok(Some(Event::Message(m))) = ws.recv().await {
+                while let Ok(Some(m)) = ws.recv_message().await {
                     if ws.send(m).await.is_err() {
                         break;
                     }
