@@ -12,6 +12,8 @@
 //! | `Connected_client.send` / `send_multiple` / `recv` | [`WebSocket::send`] / [`WebSocket::send_multiple`] / [`WebSocket::recv`] |
 //! | `http_request` / `source` / `make_standard` | [`WebSocket::http_request`] / [`WebSocket::peer_addr`] / [`WebSocket::make_standard`] |
 //! | `write` / `close_transport` | [`WebSocket::send_frame`] / [`WebSocket::close_transport`] |
+//! | `with_connection` (a receive and a send half) | [`WebSocket::split`] into [`WsReader`] and [`WsWriter`] |
+//! | `mk_frame_stream` | [`WebSocket`] and [`WsReader`] are `Stream`s of events that end after the close; [`WebSocket`] and [`WsWriter`] are `Sink`s of messages |
 //!
 //! # A server
 //!
@@ -57,9 +59,11 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod driver;
 mod error;
 mod server;
 mod socket;
+mod split;
 mod stream;
 #[cfg(feature = "rustls")]
 pub mod tls;
@@ -71,6 +75,7 @@ pub use server::{
     establish_standard_server,
 };
 pub use socket::{Parts, WebSocket};
+pub use split::{WsReader, WsWriter};
 pub use stream::MaybeTlsStream;
 #[cfg(feature = "rustls")]
 pub use tokio_rustls::rustls;

@@ -214,7 +214,13 @@ where
                     };
                     match accept(stream, Some(peer), &options).await {
                         Ok(mut ws) => {
-                            ws.set_stop_signal(stopping);
+                            let mut stopping = stopping;
+                            ws.set_stop_signal(Box::pin(async move {
+                                if !*stopping.borrow_and_update() {
+                                    // An error means the accept loop is gone: stop too.
+                                    let _ = stopping.changed().await;
+                                }
+                            }));
                             handler(ws).await;
                         }
                         Err(e) => (options.on_error)(e),

@@ -1,0 +1,188 @@
+//! The drive loop of `ws-proto` around a tokio stream, written as `poll` functions so
+//! that it serves `async fn`s, `Stream`/`Sink`, and the two halves of a split socket
+//! alike.
+//!
+//! All the state (unwritten bytes, the partial frame, the event about to be returned)
+//! lives here rather than in a future, which is what makes every operation cancel safe.
+
+use std::future::Future;
+use std::io::{self, ErrorKind};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, Sleep, sleep_until};
+use tokio_util::io::poll_read_buf;
+use ws_proto::{CloseCode, Connection, Event};
+
+use crate::Error;
+
+/// How many bytes a read asks the transport for at most, by default.
+pub(crate) const DEFAULT_READ_SIZE: usize = 16 * 1024;
+
+/// A future that completes when a server stops (see `establish_server`).
+pub(crate) type StopSignal = Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
+
+pub(crate) struct Driver<S> {
+    pub(crate) io: S,
+    pub(crate) conn: Connection,
+    out: Vec<u8>,
+    written: usize,
+    pub(crate) read_size: usize,
+    /// An event taken from the connection and not yet returned.
+    pending: Option<Event>,
+    transport_closed: bool,
+    timer: Option<Pin<Box<Sleep>>>,
+    pub(crate) stop: Option<StopSignal>,
+    /// Bumped whenever bytes move or input is fed: a split half that sees it change
+    /// wakes the other half, which may have been waiting on the same readiness.
+    pub(crate) progress: u64,
+}
+
+impl<S> std::fmt::Debug for Driver<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("conn", &self.conn)
+            .field("unwritten", &(self.out.len() - self.written))
+            .field("transport_closed", &self.transport_closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+    pub(crate) fn new(io: S, conn: Connection) -> Self {
+        Self {
+            io,
+            conn,
+            out: Vec::new(),
+            written: 0,
+            read_size: DEFAULT_READ_SIZE,
+            pending: None,
+            transport_closed: false,
+            timer: None,
+            stop: None,
+            progress: 0,
+        }
+    }
+
+    /// The next event, or `None` once the transport is closed.
+    ///
+    /// Writing is best effort here: output that cannot be written now (the peer is not
+    /// reading) never stops reading, or a peer that waits for us to read before it reads
+    /// would deadlock with us. What stays unwritten goes out with the next write.
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Event>, Error>> {
+        loop {
+            if self.pending.is_none() {
+                self.pending = self.conn.poll_event();
+            }
+            // Write what decoding produced (pongs, a close reply) before returning, and
+            // close the transport with the last event when it is time: a handler that
+            // stops at `Event::Closed` still leaves the peer a clean shutdown.
+            let flushed = match self.poll_flush(cx) {
+                Poll::Ready(result) => {
+                    result?;
+                    true
+                }
+                Poll::Pending => false,
+            };
+            if flushed && self.conn.should_close_transport() {
+                ready!(self.poll_shutdown(cx))?;
+            }
+            if let Some(event) = self.pending.take() {
+                return Poll::Ready(Ok(Some(event)));
+            }
+            if self.transport_closed {
+                return Poll::Ready(Ok(None));
+            }
+            ready!(self.poll_input(cx))?;
+        }
+    }
+
+    /// Waits for bytes, the next timer or the server's stop, and feeds the connection.
+    fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if let Some(stop) = &mut self.stop {
+            if stop.as_mut().poll(cx).is_ready() {
+                self.stop = None;
+                // Refused only when the connection is already closing.
+                let _ = self.conn.close(CloseCode::GOING_AWAY, "server stopping");
+                return Poll::Ready(Ok(()));
+            }
+        }
+        if let Some(deadline) = self.conn.poll_timeout().map(Instant::from_std) {
+            let timer = self
+                .timer
+                .get_or_insert_with(|| Box::pin(sleep_until(deadline)));
+            if timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
+            }
+            if timer.as_mut().poll(cx).is_ready() {
+                self.progress += 1;
+                self.conn.handle_timeout(Instant::now().into_std());
+                return Poll::Ready(Ok(()));
+            }
+        }
+        let buf = self.conn.read_buffer();
+        buf.reserve(self.read_size);
+        let read = ready!(poll_read_buf(Pin::new(&mut self.io), cx, buf));
+        self.progress += 1;
+        let now = Instant::now().into_std();
+        match read {
+            Ok(0) => self.conn.handle_eof(now),
+            Ok(_) => self.conn.handle_read(now),
+            Err(e) if is_disconnect(&e) => self.conn.handle_eof(now),
+            Err(e) => return Poll::Ready(Err(e.into())),
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes everything the connection has to send.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.transport_closed {
+            return Poll::Ready(Ok(()));
+        }
+        loop {
+            if self.written == self.out.len() {
+                self.out.clear();
+                self.written = 0;
+                if self.conn.poll_transmit(&mut self.out) == 0 {
+                    break;
+                }
+            }
+            match ready!(Pin::new(&mut self.io).poll_write(cx, &self.out[self.written..])) {
+                Ok(0) => return Poll::Ready(Err(io::Error::from(ErrorKind::WriteZero).into())),
+                Ok(n) => {
+                    self.written += n;
+                    self.progress += 1;
+                }
+                Err(e) => return Poll::Ready(Err(e.into())),
+            }
+        }
+        Pin::new(&mut self.io).poll_flush(cx).map_err(Error::from)
+    }
+
+    /// Closes the transport (TLS close_notify and FIN), once.
+    pub(crate) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.transport_closed {
+            return Poll::Ready(Ok(()));
+        }
+        let result = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+        self.transport_closed = true;
+        self.progress += 1;
+        match result {
+            Err(e) if !is_disconnect(&e) => Poll::Ready(Err(e.into())),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// Errors that mean the peer is gone rather than that something is broken here
+/// (`UnexpectedEof`: a TLS peer that closed TCP without a close_notify).
+fn is_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionReset
+            | ErrorKind::BrokenPipe
+            | ErrorKind::NotConnected
+            | ErrorKind::UnexpectedEof
+    )
+}

@@ -1,0 +1,152 @@
+//! Split halves used from two tasks at once, and the Stream / Sink faces of a socket.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpListener;
+use ws_tokio::{
+    CloseCode, CloseReason, ConnectOptions, Event, Message, ServerOptions, connect,
+    establish_standard_server,
+};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+async fn echo_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(establish_standard_server(
+        listener,
+        ServerOptions::default(),
+        std::future::pending(),
+        |mut ws| async move {
+            while let Ok(Some(m)) = ws.recv_message().await {
+                if ws.send(m).await.is_err() {
+                    break;
+                }
+            }
+        },
+    ));
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_task_and_a_reader_task_at_once() {
+    tokio::time::timeout(LIMIT, async {
+        let addr = echo_server().await;
+        let ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+        let (mut reader, mut writer) = ws.split();
+        // 16 MiB in all: far more than the socket buffers hold, so without a reader
+        // running at the same time both sides would block on full buffers.
+        let count = 256;
+        let writer_task = tokio::spawn(async move {
+            for i in 0..count {
+                writer.send(vec![i as u8; 64 * 1024]).await.unwrap();
+            }
+            writer
+                .send_close(CloseCode::NORMAL, "all sent")
+                .await
+                .unwrap();
+        });
+        let mut received = 0;
+        while let Some(event) = reader.recv().await.unwrap() {
+            match event {
+                Event::Message(Message::Binary(data)) => {
+                    assert_eq!(data.len(), 64 * 1024);
+                    assert!(data.iter().all(|&b| b == received as u8));
+                    received += 1;
+                }
+                Event::Closed(reason) => {
+                    assert!(matches!(
+                        reason,
+                        CloseReason::Handshake {
+                            initiated_locally: true,
+                            ..
+                        }
+                    ));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(received, count);
+        writer_task.await.unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_reader_alone_answers_pings() {
+    tokio::time::timeout(LIMIT, async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(establish_standard_server(
+            listener,
+            ServerOptions::default(),
+            std::future::pending(),
+            |mut ws| async move {
+                ws.ping(&b"are you there"[..]).await.unwrap();
+                while let Ok(Some(event)) = ws.recv().await {
+                    if let Event::Pong(payload) = event {
+                        let text = format!("pong: {}", String::from_utf8_lossy(&payload));
+                        ws.send(text).await.unwrap();
+                    }
+                }
+            },
+        ));
+        let ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+        let (mut reader, _writer) = ws.split();
+        assert_eq!(
+            reader.recv().await.unwrap(),
+            Some(Event::Ping(bytes::Bytes::from_static(b"are you there")))
+        );
+        assert_eq!(
+            reader.recv_message().await.unwrap(),
+            Some(Message::from("pong: are you there"))
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn sink_and_stream() {
+    tokio::time::timeout(LIMIT, async {
+        let addr = echo_server().await;
+        let mut ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+        for text in ["a", "b", "c"] {
+            ws.feed(Message::from(text)).await.unwrap();
+        }
+        SinkExt::<Message>::flush(&mut ws).await.unwrap();
+        let echoed: Vec<Event> = (&mut ws).take(3).map(Result::unwrap).collect().await;
+        assert_eq!(echoed, ["a", "b", "c"].map(|t| Event::Message(t.into())));
+        // Closing the sink runs the whole closing handshake; the stream then ends.
+        SinkExt::<Message>::close(&mut ws).await.unwrap();
+        assert!(ws.next().await.is_none());
+
+        // The halves too.
+        let ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+        let (reader, mut writer) = ws.split();
+        writer
+            .send_all(&mut futures_util::stream::iter(
+                ["x", "y"].map(|t| Ok(Message::from(t))),
+            ))
+            .await
+            .unwrap();
+        SinkExt::<Message>::close(&mut writer).await.unwrap();
+        let events: Vec<Event> = reader.map(Result::unwrap).collect().await;
+        assert_eq!(events.len(), 3, "{events:?}");
+        assert_eq!(events[..2], ["x", "y"].map(|t| Event::Message(t.into())));
+        assert!(matches!(events[2], Event::Closed(_)));
+    })
+    .await
+    .unwrap();
+}
