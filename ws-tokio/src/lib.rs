@@ -13,6 +13,7 @@
 //! | `http_request` / `source` / `make_standard` | [`WebSocket::http_request`] / [`WebSocket::peer_addr`] / [`WebSocket::make_standard`] |
 //! | `write` / `close_transport` | [`WebSocket::send_frame`] / [`WebSocket::close_transport`] |
 //! | `with_connection` (a receive and a send half) | [`WebSocket::split`] into [`WsReader`] and [`WsWriter`] |
+//! | `Websocket_cohttp_lwt.upgrade_connection` | [`upgrade::upgrade`] (feature `hyper`) |
 //! | `mk_frame_stream` | [`WebSocket`] and [`WsReader`] are `Stream`s of events that end after the close; [`WebSocket`] and [`WsWriter`] are `Sink`s of messages |
 //!
 //! # A server
@@ -56,6 +57,7 @@
 //! - `rustls` (default): `wss://` for clients and TLS for servers, with rustls (ring
 //!   provider) and the webpki root certificates; [`tls`] builds configurations, and
 //!   [`ConnectOptions::tls`] / [`ServerOptions::tls`] take your own.
+//! - `hyper` (off): upgrade a request inside a hyper 1.x server ([`upgrade`]).
 #![forbid(unsafe_code)]
 
 mod client;
@@ -67,6 +69,8 @@ mod split;
 mod stream;
 #[cfg(feature = "rustls")]
 pub mod tls;
+#[cfg(feature = "hyper")]
+pub mod upgrade;
 
 pub use client::{ConnectOptions, client, connect};
 pub use error::Error;
