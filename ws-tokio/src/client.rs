@@ -17,8 +17,11 @@ use crate::stream::MaybeTlsStream;
 pub struct ConnectOptions {
     /// The request: Origin, subprotocols, extra header fields, response limits.
     pub handshake: ClientOptions,
-    /// The connection: limits, keepalive, fragmentation, timers.
+    /// The connection: limits, keepalive, fragmentation, timers; `write_chunk_size` is
+    /// the write buffer.
     pub config: Config,
+    /// The read buffer: how many bytes one read asks the transport for.
+    pub read_size: usize,
     /// Where masking keys and the handshake nonce come from (the OCaml
     /// `random_string`); the OS CSPRNG by default.
     pub entropy: Box<dyn Entropy>,
@@ -35,6 +38,7 @@ impl Default for ConnectOptions {
         Self {
             handshake: ClientOptions::default(),
             config: Config::default(),
+            read_size: crate::driver::DEFAULT_READ_SIZE,
             entropy: Box::new(OsEntropy::new()),
             timeout: Duration::from_secs(30),
             #[cfg(feature = "rustls")]
@@ -48,6 +52,7 @@ impl std::fmt::Debug for ConnectOptions {
         f.debug_struct("ConnectOptions")
             .field("handshake", &self.handshake)
             .field("config", &self.config)
+            .field("read_size", &self.read_size)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -147,5 +152,7 @@ pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
         peer_addr: None,
         subprotocol: response.subprotocol,
     };
-    Ok(WebSocket::from_parts(io, conn, &response.leftover, parts))
+    let mut ws = WebSocket::from_parts(io, conn, &response.leftover, parts);
+    ws.set_read_size(options.read_size);
+    Ok(ws)
 }

@@ -75,7 +75,7 @@ pub mod upgrade;
 pub use client::{ConnectOptions, client, connect};
 pub use error::Error;
 pub use server::{
-    CheckRequest, OnError, SelectSubprotocol, ServerOptions, accept, establish_server,
+    CheckRequest, Listen, OnError, SelectSubprotocol, ServerOptions, accept, establish_server,
     establish_standard_server,
 };
 pub use socket::{Parts, WebSocket};

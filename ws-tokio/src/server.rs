@@ -24,12 +24,36 @@ pub type SelectSubprotocol = Arc<dyn Fn(&[&str]) -> Option<String> + Send + Sync
 /// Told about every connection that failed before or during its handler.
 pub type OnError = Arc<dyn Fn(Error) + Send + Sync>;
 
+/// Where a server listens: a bound listener, or an address to bind.
+#[derive(Debug)]
+pub enum Listen {
+    /// A listener the caller bound.
+    Listener(TcpListener),
+    /// An address to bind, such as `"127.0.0.1:9001"`.
+    Addr(SocketAddr),
+}
+
+impl From<TcpListener> for Listen {
+    fn from(listener: TcpListener) -> Self {
+        Self::Listener(listener)
+    }
+}
+
+impl From<SocketAddr> for Listen {
+    fn from(addr: SocketAddr) -> Self {
+        Self::Addr(addr)
+    }
+}
+
 /// How a server accepts and runs connections.
 #[derive(Clone)]
 pub struct ServerOptions {
     /// The connection settings (limits, keepalive...). `establish_server` and
-    /// `establish_standard_server` set the policy.
+    /// `establish_standard_server` set the policy. `config.write_chunk_size` is the
+    /// write buffer: how much is encoded and written at a time.
     pub config: Config,
+    /// The read buffer: how many bytes one read asks the transport for.
+    pub read_size: usize,
     /// Bounds on the opening request.
     pub limits: HandshakeLimits,
     /// How long a client has to send its opening request (slow clients are dropped).
@@ -57,6 +81,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             config: Config::default(),
+            read_size: crate::driver::DEFAULT_READ_SIZE,
             limits: HandshakeLimits::default(),
             handshake_timeout: Duration::from_secs(10),
             check_request: Arc::new(check_origin_with_host),
@@ -146,7 +171,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
 /// Runs until `stop` completes; then it stops accepting, tells every live connection
 /// to close with 1001 (Going Away), and waits up to `stop_grace` for them.
 pub async fn establish_server<F, Fut>(
-    listener: TcpListener,
+    listen: impl Into<Listen>,
     options: ServerOptions,
     stop: impl Future<Output = ()>,
     handler: F,
@@ -155,14 +180,14 @@ where
     F: Fn(WebSocket<MaybeTlsStream<TcpStream>>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    serve(listener, options, Policy::Raw, stop, handler).await
+    serve(listen.into(), options, Policy::Raw, stop, handler).await
 }
 
 /// The accept loop with the standard policy (the OCaml `establish_standard_server`):
 /// a Pong for every Ping and a Close for a Close are sent automatically, messages are
 /// assembled, and every event is still handed to `handler`.
 pub async fn establish_standard_server<F, Fut>(
-    listener: TcpListener,
+    listen: impl Into<Listen>,
     options: ServerOptions,
     stop: impl Future<Output = ()>,
     handler: F,
@@ -171,11 +196,11 @@ where
     F: Fn(WebSocket<MaybeTlsStream<TcpStream>>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    serve(listener, options, Policy::Standard, stop, handler).await
+    serve(listen.into(), options, Policy::Standard, stop, handler).await
 }
 
 async fn serve<F, Fut>(
-    listener: TcpListener,
+    listen: Listen,
     mut options: ServerOptions,
     policy: Policy,
     stop: impl Future<Output = ()>,
@@ -185,6 +210,10 @@ where
     F: Fn(WebSocket<MaybeTlsStream<TcpStream>>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let listener = match listen {
+        Listen::Listener(listener) => listener,
+        Listen::Addr(addr) => TcpListener::bind(addr).await?,
+    };
     options.config.policy = policy;
     let options = Arc::new(options);
     let handler = Arc::new(handler);
@@ -214,6 +243,7 @@ where
                     };
                     match accept(stream, Some(peer), &options).await {
                         Ok(mut ws) => {
+                            ws.set_read_size(options.read_size);
                             let mut stopping = stopping;
                             ws.set_stop_signal(Box::pin(async move {
                                 if !*stopping.borrow_and_update() {

@@ -293,3 +293,67 @@ async fn send_close_still_delivers_what_the_peer_sent_before_its_close() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn fragmented_messages_both_ways() {
+    tokio::time::timeout(LIMIT, async {
+        // The server fragments what it sends into 1000-byte frames, the client into 7.
+        let server_config = ws_tokio::Config {
+            fragment_size: Some(1000),
+            ..ws_tokio::Config::default()
+        };
+        let (addr, _stop) = echo_server(ServerOptions {
+            config: server_config,
+            ..ServerOptions::default()
+        })
+        .await;
+        let options = ConnectOptions {
+            config: ws_tokio::Config {
+                fragment_size: Some(7),
+                ..ws_tokio::Config::default()
+            },
+            read_size: 100,
+            ..ConnectOptions::default()
+        };
+        let mut ws = connect(&format!("ws://{addr}/"), options).await.unwrap();
+        let text = Message::from("fragmenté ".repeat(2000));
+        ws.send(text.clone()).await.unwrap();
+        assert_eq!(ws.recv_message().await.unwrap(), Some(text));
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_client_sees_the_servers_close_code_and_reason() {
+    tokio::time::timeout(LIMIT, async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(establish_standard_server(
+            listener,
+            ServerOptions::default(),
+            std::future::pending(),
+            |mut ws| async move {
+                ws.send("last words").await.unwrap();
+                ws.close(CloseCode(4001), "server says bye").await.unwrap();
+            },
+        ));
+        let mut ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap(),
+            Some(Event::Message("last words".into()))
+        );
+        assert_eq!(
+            ws.recv().await.unwrap(),
+            Some(Event::Closed(CloseReason::Handshake {
+                peer: Some(CloseFrame::new(CloseCode(4001), "server says bye")),
+                initiated_locally: false,
+            }))
+        );
+        assert_eq!(ws.recv().await.unwrap(), None);
+    })
+    .await
+    .unwrap();
+}
