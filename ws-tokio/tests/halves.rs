@@ -1,39 +1,20 @@
 //! Split halves used from two tasks at once, and the Stream / Sink faces of a socket.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpListener;
-use ws_tokio::{
-    CloseCode, CloseReason, ConnectOptions, Event, Message, ServerOptions, connect,
-    establish_standard_server,
-};
+use ws_tokio::{CloseCode, CloseReason, ConnectOptions, Event, Message, ServerOptions, connect};
+
+mod support;
+
+use support::{echo_server, serve};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-async fn echo_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(establish_standard_server(
-        listener,
-        ServerOptions::default(),
-        std::future::pending(),
-        |mut ws| async move {
-            while let Ok(Some(m)) = ws.recv_message().await {
-                if ws.send(m).await.is_err() {
-                    break;
-                }
-            }
-        },
-    ));
-    addr
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_writer_task_and_a_reader_task_at_once() {
     tokio::time::timeout(LIMIT, async {
-        let addr = echo_server().await;
+        let (addr, _stop) = echo_server(ServerOptions::default()).await;
         let ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
             .await
             .unwrap();
@@ -80,22 +61,16 @@ async fn a_writer_task_and_a_reader_task_at_once() {
 #[tokio::test]
 async fn the_reader_alone_answers_pings() {
     tokio::time::timeout(LIMIT, async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(establish_standard_server(
-            listener,
-            ServerOptions::default(),
-            std::future::pending(),
-            |mut ws| async move {
-                ws.ping(&b"are you there"[..]).await.unwrap();
-                while let Ok(Some(event)) = ws.recv().await {
-                    if let Event::Pong(payload) = event {
-                        let text = format!("pong: {}", String::from_utf8_lossy(&payload));
-                        ws.send(text).await.unwrap();
-                    }
+        let (addr, _stop) = serve(ServerOptions::default(), |mut ws| async move {
+            ws.ping(&b"are you there"[..]).await.unwrap();
+            while let Ok(Some(event)) = ws.recv().await {
+                if let Event::Pong(payload) = event {
+                    let text = format!("pong: {}", String::from_utf8_lossy(&payload));
+                    ws.send(text).await.unwrap();
                 }
-            },
-        ));
+            }
+        })
+        .await;
         let ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
             .await
             .unwrap();
@@ -116,7 +91,7 @@ async fn the_reader_alone_answers_pings() {
 #[tokio::test]
 async fn sink_and_stream() {
     tokio::time::timeout(LIMIT, async {
-        let addr = echo_server().await;
+        let (addr, _stop) = echo_server(ServerOptions::default()).await;
         let mut ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
             .await
             .unwrap();

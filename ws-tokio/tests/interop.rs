@@ -10,28 +10,16 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame as TCloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as TCloseCode;
 use ws_tokio::{
     CloseCode, CloseFrame, CloseReason, ConnectOptions, Event, Message, ServerOptions, connect,
-    establish_standard_server,
 };
+
+mod support;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn their_client_against_our_server() {
     tokio::time::timeout(LIMIT, async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(establish_standard_server(
-            listener,
-            ServerOptions::default(),
-            std::future::pending(),
-            |mut ws| async move {
-                while let Ok(Some(m)) = ws.recv_message().await {
-                    if ws.send(m).await.is_err() {
-                        break;
-                    }
-                }
-            },
-        ));
+        let (addr, _stop) = support::echo_server(ServerOptions::default()).await;
         let (mut theirs, response) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
             .await
             .unwrap();

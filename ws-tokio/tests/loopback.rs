@@ -1,44 +1,23 @@
 //! Client and server over loopback TCP, through the public API. Every test is bounded
 //! in time.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use ws_tokio::ws_proto::handshake::ClientOptions;
 use ws_tokio::ws_proto::{Rejection, ResponseError};
 use ws_tokio::{
     CloseCode, CloseFrame, CloseReason, ConnectOptions, Error, Event, Message, ServerOptions,
-    connect, establish_standard_server,
+    connect,
 };
 
-const LIMIT: Duration = Duration::from_secs(20);
+mod support;
 
-/// Starts an echo server; returns its address and the trigger that stops it.
-async fn echo_server(options: ServerOptions) -> (SocketAddr, oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    tokio::spawn(establish_standard_server(
-        listener,
-        options,
-        async {
-            let _ = stop_rx.await;
-        },
-        |mut ws| async move {
-            while let Ok(Some(event)) = ws.recv().await {
-                if let Event::Message(message) = event {
-                    if ws.send(message).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        },
-    ));
-    (addr, stop_tx)
-}
+use support::{echo_server, serve};
+
+const LIMIT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn echo_of_text_and_binary_from_0_bytes_to_16_mib() {
@@ -167,29 +146,23 @@ async fn stop_closes_live_connections_with_1001() {
 #[tokio::test]
 async fn the_server_sees_the_clients_close_code_and_reason() {
     tokio::time::timeout(LIMIT, async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (seen_tx, seen_rx) = oneshot::channel();
         let seen_tx = std::sync::Mutex::new(Some(seen_tx));
-        tokio::spawn(establish_standard_server(
-            listener,
-            ServerOptions::default(),
-            std::future::pending(),
-            move |mut ws| {
-                let seen_tx = seen_tx.lock().unwrap().take();
-                async move {
-                    let peer = ws.peer_addr();
-                    let path = ws.http_request().map(|r| r.uri().path().to_owned());
-                    let mut last = None;
-                    while let Ok(Some(event)) = ws.recv().await {
-                        last = Some(event);
-                    }
-                    if let Some(tx) = seen_tx {
-                        let _ = tx.send((peer, path, last));
-                    }
+        let (addr, _stop) = serve(ServerOptions::default(), move |mut ws| {
+            let seen_tx = seen_tx.lock().unwrap().take();
+            async move {
+                let peer = ws.peer_addr();
+                let path = ws.http_request().map(|r| r.uri().path().to_owned());
+                let mut last = None;
+                while let Ok(Some(event)) = ws.recv().await {
+                    last = Some(event);
                 }
-            },
-        ));
+                if let Some(tx) = seen_tx {
+                    let _ = tx.send((peer, path, last));
+                }
+            }
+        })
+        .await;
         let mut ws = connect(&format!("ws://{addr}/room/1"), ConnectOptions::default())
             .await
             .unwrap();
@@ -327,17 +300,11 @@ async fn fragmented_messages_both_ways() {
 #[tokio::test]
 async fn the_client_sees_the_servers_close_code_and_reason() {
     tokio::time::timeout(LIMIT, async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(establish_standard_server(
-            listener,
-            ServerOptions::default(),
-            std::future::pending(),
-            |mut ws| async move {
-                ws.send("last words").await.unwrap();
-                ws.close(CloseCode(4001), "server says bye").await.unwrap();
-            },
-        ));
+        let (addr, _stop) = serve(ServerOptions::default(), |mut ws| async move {
+            ws.send("last words").await.unwrap();
+            ws.close(CloseCode(4001), "server says bye").await.unwrap();
+        })
+        .await;
         let mut ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
             .await
             .unwrap();

@@ -1,14 +1,13 @@
 //! wss:// with a certificate generated at test time.
 #![cfg(feature = "rustls")]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use ws_tokio::rustls::{ClientConfig, RootCertStore};
-use ws_tokio::{
-    CloseCode, ConnectOptions, Error, Message, ServerOptions, connect, establish_standard_server,
-};
+use ws_tokio::{CloseCode, ConnectOptions, Error, Message, ServerOptions, connect};
 
 #[tokio::test]
 async fn wss_echo_with_a_self_signed_certificate() {
@@ -22,24 +21,12 @@ async fn wss_echo_with_a_self_signed_certificate() {
         let server_tls = ws_tokio::tls::server_config_from_pem(&cert_path, &key_path).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
 
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
         let options = ServerOptions {
             tls: Some(server_tls),
             ..ServerOptions::default()
         };
-        tokio::spawn(establish_standard_server(
-            listener,
-            options,
-            std::future::pending(),
-            |mut ws| async move {
-                while let Ok(Some(m)) = ws.recv_message().await {
-                    if ws.send(m).await.is_err() {
-                        break;
-                    }
-                }
-            },
-        ));
+        let (addr, _stop) = support::echo_server(options).await;
+        let port = addr.port();
 
         let mut roots = RootCertStore::empty();
         roots.add(certified.cert.der().clone()).unwrap();
