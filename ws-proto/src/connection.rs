@@ -148,6 +148,8 @@ pub struct Connection {
     close_transport: bool,
     /// The transport reached end of file.
     eof: bool,
+    /// The peer did not take our last bytes in time; they were dropped.
+    aborted: bool,
 
     // Time.
     now: Instant,
@@ -205,6 +207,7 @@ impl Connection {
             finished: false,
             close_transport: false,
             eof: false,
+            aborted: false,
             now,
             last_received: now,
             ping_sent: None,
@@ -285,7 +288,7 @@ impl Connection {
         self.eof = true;
         if self.finished {
             // A client waiting for the server to close the transport (§7.1.1).
-            self.close_transport = true;
+            self.end_transport();
         }
     }
 
@@ -296,10 +299,16 @@ impl Connection {
         if let Timer::At(deadline) = self.close_timer {
             if now >= deadline {
                 self.close_timer = Timer::Off;
+                if self.close_transport {
+                    // The peer did not take our last bytes in time (it stopped reading):
+                    // give up on them rather than hold the transport open forever.
+                    self.abort_output();
+                    return;
+                }
                 if !self.finished {
                     self.finish(CloseReason::CloseTimeout);
                 }
-                self.close_transport = true;
+                self.end_transport();
                 return;
             }
         }
@@ -309,7 +318,7 @@ impl Connection {
         }
         if self.ping_sent.is_some() {
             self.finish(CloseReason::KeepAliveTimeout);
-            self.close_transport = true;
+            self.end_transport();
         } else {
             self.pings += 1;
             let payload = Bytes::copy_from_slice(&self.pings.to_be_bytes());
@@ -367,7 +376,7 @@ impl Connection {
                 self.finish(CloseReason::Eof);
             }
             if self.finished {
-                self.close_transport = true;
+                self.end_transport();
             }
         }
     }
@@ -573,7 +582,7 @@ impl Connection {
             // Raw policy: the user answers, and `send_frame` finishes the handshake; if
             // the answer never comes, the close timer ends the connection.
             self.close_received = Some(peer);
-            self.close_timer = Timer::Pending;
+            self.arm_close_timer();
         }
     }
 
@@ -588,7 +597,35 @@ impl Connection {
             self.queue_close(Frame::close(error.close_code(), ""));
         }
         self.finish(CloseReason::Protocol(error));
-        self.close_transport = true;
+        self.end_transport();
+    }
+
+    /// The transport is to be closed once what is queued is written; the close timer
+    /// bounds how long that may take.
+    fn end_transport(&mut self) {
+        if !self.close_transport {
+            self.close_transport = true;
+            self.arm_close_timer();
+        }
+    }
+
+    /// Starts the close timer from the last time the caller told us. Inside input
+    /// handling that is the current time; commands, which may come long after, use
+    /// `Timer::Pending` instead.
+    fn arm_close_timer(&mut self) {
+        self.close_timer = match self.now.checked_add(self.config.close_timeout) {
+            Some(deadline) => Timer::At(deadline),
+            None => Timer::Off,
+        };
+    }
+
+    /// Drops everything not yet written, for a peer that stopped reading.
+    fn abort_output(&mut self) {
+        self.aborted = true;
+        self.control.clear();
+        self.data.clear();
+        self.encoding = None;
+        self.buffered = 0;
     }
 
     fn finish(&mut self, reason: CloseReason) {
@@ -601,9 +638,9 @@ impl Connection {
         self.events.push_back(Event::Closed(reason));
         match self.role {
             // §7.1.1: the server closes the TCP connection first.
-            Role::Server => self.close_transport = true,
+            Role::Server => self.end_transport(),
             // A client waits for the server to do it, but not forever.
-            Role::Client => self.close_timer = Timer::Pending,
+            Role::Client => self.arm_close_timer(),
         }
     }
 
@@ -674,6 +711,9 @@ impl Connection {
     /// The switch takes effect at the next frame header, except inside a message the
     /// standard policy is assembling, which finishes under it: a frame, and a message,
     /// is handled from start to end under one policy, so text is never half checked.
+    /// The raw policy assembles nothing, so a fragmented message it let through is not
+    /// continued under the standard one (its next fragment fails the connection):
+    /// switch to standard between messages.
     pub fn set_policy(&mut self, policy: Policy) {
         self.next_policy = policy;
     }
@@ -800,7 +840,7 @@ impl Connection {
     /// An instant in the past means "now".
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.close_transport {
+        if self.aborted {
             return None;
         }
         let close = match self.close_timer {
@@ -823,6 +863,16 @@ impl Connection {
             && self.encoding.is_none()
             && self.data.is_empty()
             && self.control.is_empty()
+    }
+
+    /// Whether to close the transport at once, without writing what the caller still
+    /// holds from [`poll_transmit`](Self::poll_transmit): the conversation is over and
+    /// the peer did not take our last bytes within the close timeout (it stopped
+    /// reading). Until the transport is closed, [`poll_timeout`](Self::poll_timeout)
+    /// keeps that deadline, so a peer cannot hold a finished connection open.
+    #[must_use]
+    pub fn should_abort_transport(&self) -> bool {
+        self.aborted
     }
 }
 

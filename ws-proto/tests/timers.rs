@@ -51,7 +51,8 @@ fn a_silent_peer_is_pinged_then_dropped() {
         [Event::Closed(CloseReason::KeepAliveTimeout)]
     );
     assert!(conn.should_close_transport());
-    assert_eq!(conn.poll_timeout(), None);
+    // Only the bound on writing the last bytes is left.
+    assert_eq!(conn.poll_timeout(), Some(t0 + 20 * SECOND));
 }
 
 #[test]
@@ -150,4 +151,30 @@ fn durations_too_large_for_instant_mean_never() {
     conn.handle_timeout(support::t0() + SECOND);
     assert_eq!(conn.poll_timeout(), None);
     assert_eq!(conn.state(), State::Closing);
+}
+
+#[test]
+fn a_peer_that_stops_reading_cannot_hold_a_finished_connection_open() {
+    let t0 = support::t0();
+    let mut conn = Connection::new(Role::Server, Config::default(), t0);
+    conn.send(vec![0u8; 1 << 20]).unwrap();
+    // The peer breaks the protocol; our Close is queued after the megabyte.
+    conn.handle_input(&unmasked(&Frame::text("not masked")), t0);
+    assert!(matches!(
+        take_events(&mut conn)[..],
+        [Event::Closed(CloseReason::Protocol(_))]
+    ));
+    // The adapter took the first chunk but the peer never reads: the rest stays queued.
+    let mut held = Vec::new();
+    let _ = conn.poll_transmit(&mut held);
+    assert!(!conn.should_close_transport());
+    conn.handle_timeout(t0);
+    let deadline = conn.poll_timeout().expect("a bound on the last writes");
+    assert_eq!(deadline, t0 + 5 * SECOND);
+    assert!(!conn.should_abort_transport());
+    conn.handle_timeout(deadline);
+    assert!(conn.should_abort_transport());
+    assert!(conn.should_close_transport());
+    assert_eq!(conn.buffered_amount(), 0);
+    assert_eq!(conn.poll_timeout(), None);
 }

@@ -32,6 +32,9 @@ pub(crate) struct Driver<S> {
     /// An event taken from the connection and not yet returned.
     pending: Option<Event>,
     transport_closed: bool,
+    /// The read side reached end of file: it is not polled again (it would answer
+    /// at once, forever).
+    read_eof: bool,
     timer: Option<Pin<Box<Sleep>>>,
     pub(crate) stop: Option<StopSignal>,
     /// Bumped whenever bytes move or input is fed: a split half that sees it change
@@ -59,6 +62,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             read_size: DEFAULT_READ_SIZE,
             pending: None,
             transport_closed: false,
+            read_eof: false,
             timer: None,
             stop: None,
             progress: 0,
@@ -85,7 +89,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 }
                 Poll::Pending => false,
             };
-            if flushed && self.conn.should_close_transport() {
+            if self.conn.should_abort_transport() {
+                // The peer did not take our last bytes in time: drop them.
+                self.out.clear();
+                self.written = 0;
+                ready!(self.poll_shutdown(cx))?;
+            } else if flushed && self.conn.should_close_transport() {
                 ready!(self.poll_shutdown(cx))?;
             }
             if let Some(event) = self.pending.take() {
@@ -121,18 +130,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 return Poll::Ready(Ok(()));
             }
         }
+        if self.read_eof {
+            // Only writing (registered by the flush) or the timer can move us on.
+            return Poll::Pending;
+        }
         let buf = self.conn.read_buffer();
         buf.reserve(self.read_size);
         let read = ready!(poll_read_buf(Pin::new(&mut self.io), cx, buf));
         self.progress += 1;
         let now = Instant::now().into_std();
         match read {
-            Ok(0) => self.conn.handle_eof(now),
+            Ok(0) => self.eof(),
             Ok(_) => self.conn.handle_read(now),
-            Err(e) if is_disconnect(&e) => self.conn.handle_eof(now),
+            Err(e) if is_disconnect(&e) => self.eof(),
             Err(e) => return Poll::Ready(Err(e.into())),
         }
         Poll::Ready(Ok(()))
+    }
+
+    fn eof(&mut self) {
+        self.read_eof = true;
+        self.conn.handle_eof(Instant::now().into_std());
     }
 
     /// Writes everything the connection has to send.
@@ -148,16 +166,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     break;
                 }
             }
-            match ready!(Pin::new(&mut self.io).poll_write(cx, &self.out[self.written..])) {
-                Ok(0) => return Poll::Ready(Err(io::Error::from(ErrorKind::WriteZero).into())),
+            let written =
+                match ready!(Pin::new(&mut self.io).poll_write(cx, &self.out[self.written..])) {
+                    Ok(0) => Err(io::Error::from(ErrorKind::WriteZero)),
+                    other => other,
+                };
+            match written {
                 Ok(n) => {
                     self.written += n;
                     self.progress += 1;
                 }
-                Err(e) => return Poll::Ready(Err(e.into())),
+                Err(e) => return Poll::Ready(self.write_failed(e)),
             }
         }
-        Pin::new(&mut self.io).poll_flush(cx).map_err(Error::from)
+        match ready!(Pin::new(&mut self.io).poll_flush(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(self.write_failed(e)),
+        }
+    }
+
+    /// The transport cannot be written any more. A peer that is gone is an end of
+    /// stream (the events already received still come out, then `Closed`); any other
+    /// error is reported, once.
+    fn write_failed(&mut self, e: io::Error) -> Result<(), Error> {
+        self.transport_closed = true;
+        self.progress += 1;
+        self.out.clear();
+        self.written = 0;
+        self.read_eof = true;
+        self.conn.handle_eof(Instant::now().into_std());
+        if is_disconnect(&e) {
+            Ok(())
+        } else {
+            Err(e.into())
+        }
     }
 
     /// Closes the transport (TLS close_notify and FIN), once.

@@ -61,7 +61,8 @@ pub struct ServerOptions {
     /// Run before the upgrade; `false` answers 403. Default:
     /// [`check_origin_with_host`], which stops other sites' pages from connecting.
     pub check_request: CheckRequest,
-    /// Chooses the subprotocol; by default none is chosen.
+    /// Chooses the subprotocol; by default none is chosen. A name the client did not
+    /// offer is ignored.
     pub select_subprotocol: SelectSubprotocol,
     /// Extra fields for the 101 response.
     pub response_headers: HeaderMap,
@@ -137,17 +138,19 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(upgrade) if (options.check_request)(upgrade.request()) => upgrade,
         Ok(upgrade) => {
             upgrade.reject(&RequestError::Forbidden, &mut out);
-            io.write_all(&out).await?;
+            refuse(io, &out).await;
             return Err(Error::Request(RequestError::Forbidden));
         }
         Err(error) => {
             let (response, body) = ws_proto::handshake::error_response(&error);
             ws_proto::handshake::write_response(&response, &body, &mut out);
-            io.write_all(&out).await?;
+            refuse(io, &out).await;
             return Err(Error::Request(error));
         }
     };
-    let subprotocol = (options.select_subprotocol)(&upgrade.subprotocols());
+    let offered = upgrade.subprotocols();
+    let subprotocol =
+        (options.select_subprotocol)(&offered).filter(|p| offered.contains(&p.as_str()));
     upgrade.accept(subprotocol.as_deref(), &options.response_headers, &mut out)?;
     io.write_all(&out).await?;
     io.flush().await?;
@@ -168,8 +171,10 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
 /// The accept loop with the raw policy (the OCaml `establish_server`): every frame is
 /// handed to `handler` as it came, and nothing is answered on its behalf.
 ///
-/// Runs until `stop` completes; then it stops accepting, tells every live connection
-/// to close with 1001 (Going Away), and waits up to `stop_grace` for them.
+/// Runs until `stop` completes; then it stops accepting, and every live connection
+/// starts its closing handshake with 1001 (Going Away) the next time it is read
+/// (`recv`, its `Stream`, or the reader half); after `stop_grace`, connections still
+/// running are dropped.
 pub async fn establish_server<F, Fut>(
     listen: impl Into<Listen>,
     options: ServerOptions,
@@ -293,4 +298,26 @@ async fn wrap_tls(
     _options: &ServerOptions,
 ) -> Result<MaybeTlsStream<TcpStream>, Error> {
     Ok(MaybeTlsStream::Plain(stream))
+}
+
+/// Sends a refusal and closes the stream cleanly: the answer is flushed (through TLS
+/// too), the write side shut down, and what the client still sends is read and
+/// dropped for a moment, so that closing with unread bytes does not reset the
+/// connection and destroy the answer before the client reads it.
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, answer: &[u8]) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        io.write_all(answer).await?;
+        io.flush().await?;
+        io.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        let mut drained = 0;
+        while drained < 64 * 1024 {
+            match io.read(&mut sink).await? {
+                0 => break,
+                n => drained += n,
+            }
+        }
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
 }

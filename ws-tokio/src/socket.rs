@@ -93,7 +93,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// Turns the standard replies on: a Pong for every Ping, a Close for a Close (the
-    /// OCaml `make_standard`).
+    /// OCaml `make_standard`). It applies from the next frame header; a fragmented
+    /// message the raw policy let through is not continued under the standard one
+    /// (its next fragment fails the connection), so switch between messages.
     pub fn make_standard(&mut self) {
         self.driver.conn.set_policy(Policy::Standard);
     }
@@ -157,6 +159,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// The full closing handshake: sends a Close after everything queued, waits for the
     /// peer's (events that arrive meanwhile are dropped), and closes the transport.
+    /// Calling it again, or after the peer closed, just finishes what is left.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.send_close(code, reason).await?;
         while self.recv().await?.is_some() {}
@@ -164,9 +167,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// Starts the closing handshake and returns: keep calling [`recv`](Self::recv) to
-    /// get what the peer still sends, then [`Event::Closed`], then `None`.
+    /// get what the peer still sends, then [`Event::Closed`], then `None`. Once the
+    /// handshake has started (from either side), only flushes.
     pub async fn send_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.driver.conn.close(code, reason)?;
+        if self.driver.conn.state() == State::Open {
+            self.driver.conn.close(code, reason)?;
+        }
         self.flush().await
     }
 

@@ -1,17 +1,21 @@
 //! A socket split into a reader and a writer for two tasks.
 //!
 //! Both halves drive one [`Driver`] behind a mutex that is only held for the length of
-//! a non-blocking `poll` call. The transport keeps one waker per direction, so when both
-//! halves wait to write, only the last one to ask is woken; to make up for it, a half
-//! that moves bytes (or feeds input) wakes the other, which then finds its own work
-//! done or can go on. A half that made no progress wakes no one, so the two never wake
-//! each other in a loop.
+//! a non-blocking `poll` call. Two rules keep both halves awake:
+//!
+//! - The transport keeps one waker per direction, so whichever half registers last
+//!   would be the only one woken. Both halves therefore poll the transport with one
+//!   shared waker that wakes them both.
+//! - A half can finish the other's work (the reader writes the writer's queued bytes
+//!   while flushing its pongs), with no readiness event to tell the other. So a half
+//!   that moves bytes or feeds input wakes the other. A half that made no progress
+//!   wakes no one, so the two never wake each other in a loop.
 
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, Wake, Waker, ready};
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -26,8 +30,47 @@ use crate::socket::{Parts, SINK_HIGH_WATER};
 #[derive(Debug)]
 struct Shared<S> {
     driver: Driver<S>,
-    reader: Option<Waker>,
-    writer: Option<Waker>,
+    wakers: Arc<BothHalves>,
+    /// A waker that wakes both halves, handed to the transport and the timers.
+    both: Waker,
+}
+
+/// The wakers of the two halves' tasks.
+#[derive(Debug, Default)]
+struct BothHalves {
+    reader: Mutex<Option<Waker>>,
+    writer: Mutex<Option<Waker>>,
+}
+
+impl BothHalves {
+    fn slot(&self, half: Half) -> &Mutex<Option<Waker>> {
+        match half {
+            Half::Reader => &self.reader,
+            Half::Writer => &self.writer,
+        }
+    }
+
+    fn wake_half(&self, half: Half) {
+        let waker = self
+            .slot(half)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl Wake for BothHalves {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake_half(Half::Reader);
+        self.wake_half(Half::Writer);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,28 +90,32 @@ fn poll_with<S, R>(
 ) -> Poll<R> {
     let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
     let shared = &mut *guard;
+    // Registered before polling, so a wake-up during the poll is not lost; a stale
+    // entry after a Ready poll costs one spurious wake-up at most.
+    *shared
+        .wakers
+        .slot(half)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
     let before = shared.driver.progress;
-    let result = step(&mut shared.driver, cx);
-    let (mine, other) = match half {
-        Half::Reader => (&mut shared.reader, &mut shared.writer),
-        Half::Writer => (&mut shared.writer, &mut shared.reader),
-    };
+    let mut both = Context::from_waker(&shared.both);
+    let result = step(&mut shared.driver, &mut both);
     if shared.driver.progress != before {
-        if let Some(waker) = other.take() {
-            waker.wake();
-        }
-    }
-    if result.is_pending() {
-        *mine = Some(cx.waker().clone());
+        let other = match half {
+            Half::Reader => Half::Writer,
+            Half::Writer => Half::Reader,
+        };
+        shared.wakers.wake_half(other);
     }
     result
 }
 
 pub(crate) fn split<S>(driver: Driver<S>, parts: Parts) -> (WsReader<S>, WsWriter<S>) {
+    let wakers = Arc::new(BothHalves::default());
     let shared = Arc::new(Mutex::new(Shared {
         driver,
-        reader: None,
-        writer: None,
+        both: Waker::from(wakers.clone()),
+        wakers,
     }));
     (
         WsReader {
@@ -165,9 +212,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
         self.command(|conn| conn.ping(payload)).await
     }
 
-    /// Starts the closing handshake; the reader sees the rest of it.
+    /// Starts the closing handshake (unless it has started already); the reader sees
+    /// the rest of it.
     pub async fn send_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.command(|conn| conn.close(code, reason)).await
+        self.command(|conn| match conn.state() {
+            State::Open => conn.close(code, reason),
+            _ => Ok(()),
+        })
+        .await
     }
 
     /// Writes everything queued.

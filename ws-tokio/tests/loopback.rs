@@ -324,3 +324,41 @@ async fn the_client_sees_the_servers_close_code_and_reason() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn an_oversized_request_gets_its_431_before_the_connection_closes() {
+    tokio::time::timeout(LIMIT, async {
+        let (addr, _stop) = echo_server(ServerOptions::default()).await;
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        let mut request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\n").into_bytes();
+        for i in 0..400 {
+            request.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "v".repeat(60)).as_bytes());
+        }
+        // The server refuses after 16 KiB, while more of the request is still coming.
+        let _ = tcp.write_all(&request).await;
+        let mut answer = Vec::new();
+        let _ = tcp.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn close_after_the_peer_closed_is_not_an_error() {
+    tokio::time::timeout(LIMIT, async {
+        let (addr, _stop) = serve(ServerOptions::default(), |mut ws| async move {
+            ws.close(CloseCode::NORMAL, "").await.unwrap();
+        })
+        .await;
+        let mut ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+        assert!(matches!(ws.recv().await.unwrap(), Some(Event::Closed(_))));
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+    })
+    .await
+    .unwrap();
+}
