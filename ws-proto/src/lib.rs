@@ -26,7 +26,9 @@
 //!    decoded as events are polled, so each message is handled, and its answer queued,
 //!    before the next frame is looked at);
 //! 2. write what [`Connection::poll_transmit`] appends, until it returns 0;
-//! 3. if [`Connection::should_close_transport`], close the transport and stop;
+//! 3. if [`Connection::should_close_transport`], close the transport and stop (if
+//!    [`Connection::should_abort_transport`], the peer stopped reading: close without
+//!    waiting to write what you still hold);
 //! 4. wait for bytes or for [`Connection::poll_timeout`], whichever comes first, and feed
 //!    [`Connection::handle_input`], [`Connection::handle_eof`] or
 //!    [`Connection::handle_timeout`].
