@@ -78,7 +78,7 @@ fn next_frame(r: &mut Reader<'_>, keys: &mut SeededEntropy) -> (Frame, Option<[u
     };
     let frame = Frame {
         fin: b0 & 0x80 != 0,
-        rsv: [b0 & 0x40 != 0, b0 & 0x20 != 0, b0 & 0x10 != 0],
+        rsv: Frame::rsv_from_bits(b0),
         opcode,
         payload: payload.into(),
     };

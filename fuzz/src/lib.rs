@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use ws_proto::frame::{Header, MAX_HEADER_LEN};
-use ws_proto::{Config, Connection, Event, Message, OpCode, Role, SeededEntropy, State};
+use ws_proto::{Config, Connection, Event, Frame, Message, OpCode, Role, SeededEntropy, State};
 
 /// The longest control frame on the wire: a masked header and 125 payload bytes.
 pub const MAX_CONTROL_FRAME_LEN: usize = 6 + 125;
@@ -664,9 +664,9 @@ fn op(
         1 => {
             let b0 = r.u8();
             let n = usize::from(r.u8());
-            let frame = ws_proto::Frame {
+            let frame = Frame {
                 fin: b0 & 0x80 != 0,
-                rsv: [b0 & 0x40 != 0, b0 & 0x20 != 0, b0 & 0x10 != 0],
+                rsv: Frame::rsv_from_bits(b0),
                 opcode: OpCode::from_nibble(b0),
                 payload: r.bytes(n).to_vec().into(),
             };
@@ -728,9 +728,9 @@ fn op(
         8 => {
             let b0 = r.u8();
             let n = usize::from(r.u8());
-            let frame = ws_proto::Frame {
+            let frame = Frame {
                 fin: b0 & 0x80 != 0,
-                rsv: [b0 & 0x40 != 0, b0 & 0x20 != 0, b0 & 0x10 != 0],
+                rsv: Frame::rsv_from_bits(b0),
                 opcode: OpCode::from_nibble(b0),
                 payload: r.bytes(n).to_vec().into(),
             };

@@ -495,11 +495,11 @@ impl Connection {
             if header.opcode == OpCode::Close {
                 let peer = CloseFrame::parse(&payload).ok().flatten();
                 self.events
-                    .push_back(Event::Frame(frame_of(&header, payload)));
+                    .push_back(Event::Frame(header.into_frame(payload)));
                 self.on_peer_close(peer, false);
             } else {
                 self.events
-                    .push_back(Event::Frame(frame_of(&header, payload)));
+                    .push_back(Event::Frame(header.into_frame(payload)));
             }
             return;
         }
@@ -873,19 +873,6 @@ impl Connection {
     #[must_use]
     pub fn should_abort_transport(&self) -> bool {
         self.aborted
-    }
-}
-
-fn frame_of(header: &Header, payload: Bytes) -> Frame {
-    Frame {
-        fin: header.fin,
-        rsv: [
-            header.rsv & 0x40 != 0,
-            header.rsv & 0x20 != 0,
-            header.rsv & 0x10 != 0,
-        ],
-        opcode: header.opcode,
-        payload,
     }
 }
 

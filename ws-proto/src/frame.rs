@@ -159,6 +159,12 @@ impl Frame {
         (self.rsv[0] as u8) << 6 | (self.rsv[1] as u8) << 5 | (self.rsv[2] as u8) << 4
     }
 
+    /// RSV1..RSV3 read from their place in a first header byte (the inverse of
+    /// [`Frame::rsv_bits`]; other bits are ignored).
+    pub fn rsv_from_bits(bits: u8) -> [bool; 3] {
+        [bits & 0x40 != 0, bits & 0x20 != 0, bits & 0x10 != 0]
+    }
+
     /// The header this frame is sent with, masked with `mask` if one is given.
     pub fn header(&self, mask: Option<[u8; 4]>) -> Header {
         Header {
@@ -266,6 +272,16 @@ impl Header {
         }
         if let Some(key) = self.mask {
             out.extend_from_slice(&key);
+        }
+    }
+
+    /// The frame this header starts, with its (unmasked) payload.
+    pub fn into_frame(self, payload: Bytes) -> Frame {
+        Frame {
+            fin: self.fin,
+            rsv: Frame::rsv_from_bits(self.rsv),
+            opcode: self.opcode,
+            payload,
         }
     }
 
@@ -380,6 +396,16 @@ mod tests {
             assert_eq!(op.as_nibble(), n);
             assert_eq!(op.is_control(), n >= 8);
             assert_eq!(op.is_reserved(), matches!(n, 3..=7 | 11..=15));
+        }
+    }
+
+    #[test]
+    fn rsv_bits_round_trip_through_a_header() {
+        for bits in [0u8, 0x10, 0x20, 0x40, 0x70] {
+            let frame = Frame::binary(&b"x"[..]).with_rsv(Frame::rsv_from_bits(bits));
+            assert_eq!(frame.rsv_bits(), bits);
+            let header = frame.header(None);
+            assert_eq!(header.into_frame(frame.payload.clone()), frame);
         }
     }
 

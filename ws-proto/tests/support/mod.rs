@@ -138,12 +138,7 @@ pub fn decode_frames(mut wire: &[u8]) -> Vec<Frame> {
         if let Some(key) = h.mask {
             apply_mask(&mut payload, key, 0);
         }
-        frames.push(Frame {
-            fin: h.fin,
-            rsv: [h.rsv & 0x40 != 0, h.rsv & 0x20 != 0, h.rsv & 0x10 != 0],
-            opcode: h.opcode,
-            payload: payload.into(),
-        });
+        frames.push(h.into_frame(payload.into()));
         wire = &wire[n + len..];
     }
     frames
