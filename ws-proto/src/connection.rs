@@ -41,6 +41,7 @@ use crate::error::{ProtocolError, UsageError};
 use crate::event::{CloseReason, Event, Message};
 use crate::frame::{Frame, Header, OpCode};
 use crate::mask::apply_mask;
+use crate::output::{OutputBuffer, Sink};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 
 /// Which end of the connection this is. It decides masking (RFC 6455 §5.1) and who
@@ -264,6 +265,21 @@ impl Connection {
     /// from its transport straight into it (sparing a copy), then call
     /// [`handle_read`](Self::handle_read).
     pub fn read_buffer(&mut self) -> &mut BytesMut {
+        &mut self.rbuf
+    }
+
+    /// [`read_buffer`](Self::read_buffer), with room for the next read: `read_size`
+    /// bytes, or, inside a frame whose payload is still arriving, the rest of that
+    /// payload, so a large payload lands in one piece instead of the buffer being
+    /// moved or regrown under it many times. (The room is only reserved: pages the
+    /// peer does not fill are never touched.)
+    pub fn read_buffer_for(&mut self, read_size: usize) -> &mut BytesMut {
+        let rest = match self.header {
+            // `check_header` bounded the length by `max_frame_size`, a `usize`.
+            Some(h) => (h.payload_len as usize).saturating_sub(self.rbuf.len()),
+            None => 0,
+        };
+        self.rbuf.reserve(read_size.max(rest));
         &mut self.rbuf
     }
 
@@ -753,33 +769,70 @@ impl Connection {
 
     /// Appends bytes to write to the transport to `out` and returns how many. Call it
     /// until it returns 0, after draining [`poll_event`](Self::poll_event) (which is
-    /// what decodes input, and so queues the answers to pings and closes); each call appends about [`Config::write_chunk_size`] bytes at
-    /// most.
+    /// what decodes input, and so queues the answers to pings and closes); each call
+    /// appends about [`Config::write_chunk_size`] bytes at most.
+    ///
+    /// Every byte is copied into `out`; [`poll_transmit_into`](Self::poll_transmit_into)
+    /// spares the copy of large unmasked payloads.
     #[must_use = "the bytes must be written to the transport"]
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
         let start = out.len();
+        self.transmit(out, |v| v.len());
+        out.len() - start
+    }
+
+    /// Like [`poll_transmit`](Self::poll_transmit), into an [`OutputBuffer`] that
+    /// references payloads of a few KiB and more (sent unmasked, as a server sends
+    /// them) instead of copying them: write its [`io_slices`](OutputBuffer::io_slices)
+    /// with one vectored write. Returns how many bytes were added; the write chunk
+    /// bounds only the copied ones.
+    #[must_use = "the bytes must be written to the transport"]
+    pub fn poll_transmit_into(&mut self, out: &mut OutputBuffer) -> usize {
+        let start = out.len();
+        self.transmit(out, OutputBuffer::copied_len);
+        out.len() - start
+    }
+
+    /// The encoder behind both `poll_transmit`s. `copied` tells how many bytes `out`
+    /// holds copies of: that is what the write chunk bounds, since referenced payloads
+    /// cost no memory that the queue did not already hold.
+    fn transmit<S: Sink>(&mut self, out: &mut S, copied: impl Fn(&S) -> usize) {
+        let start = copied(out);
         let budget = self.config.write_chunk_size.max(1);
-        while out.len() - start < budget {
+        while copied(out) - start < budget {
             if let Some(enc) = &mut self.encoding {
-                let room = budget - (out.len() - start);
-                let n = room.min(enc.payload.len() - enc.written);
-                let from = out.len();
-                out.extend_from_slice(&enc.payload[enc.written..enc.written + n]);
-                if let Some(key) = enc.mask {
-                    apply_mask(&mut out[from..], key, enc.written);
+                let room = budget - (copied(out) - start);
+                let left = enc.payload.len() - enc.written;
+                let n = if enc.mask.is_none() && out.shares(left) {
+                    left
+                } else {
+                    room.min(left)
+                };
+                let from = enc.written;
+                match enc.mask {
+                    Some(key) => out.append(|v| {
+                        let at = v.len();
+                        v.extend_from_slice(&enc.payload[from..from + n]);
+                        apply_mask(&mut v[at..], key, from);
+                    }),
+                    // The whole payload in one piece: hand it over as it is (slicing a
+                    // `Bytes` made from a `Vec` would allocate).
+                    None if from == 0 && n == left => out.share(std::mem::take(&mut enc.payload)),
+                    None => out.share(enc.payload.slice(from..from + n)),
                 }
-                enc.written += n;
                 self.buffered -= n;
-                if enc.written == enc.payload.len() {
+                if n == left {
                     self.encoding = None;
+                } else {
+                    enc.written += n;
                 }
             } else if let Some(frame) = self.control.pop_front() {
                 let mask = self.next_mask();
-                frame.encode(mask, out);
+                out.append(|v| frame.encode(mask, v));
             } else if let Some(frame) = self.next_data_frame() {
                 let is_close = frame.opcode == OpCode::Close;
                 let mask = self.next_mask();
-                frame.header(mask).encode(out);
+                out.append(|v| frame.header(mask).encode(v));
                 self.encoding = Some(Encoding {
                     payload: frame.payload,
                     written: 0,
@@ -794,7 +847,6 @@ impl Connection {
                 break;
             }
         }
-        out.len() - start
     }
 
     /// The next data frame, cut to [`Config::fragment_size`].

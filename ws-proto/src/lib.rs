@@ -137,6 +137,7 @@ mod event;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
+mod output;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
@@ -147,6 +148,7 @@ pub use error::{ProtocolError, Rejection, RequestError, ResponseError, UsageErro
 pub use event::{CloseReason, Event, Message};
 pub use frame::{Frame, OpCode};
 pub use handshake::HandshakeLimits;
+pub use output::OutputBuffer;
 pub use utf8::Utf8Bytes;
 
 pub use bytes;

@@ -119,3 +119,68 @@ fn any_split_gives_the_same_events_and_output() {
         }
     }
 }
+
+/// `poll_transmit_into` (large payloads referenced, for vectored writes) puts exactly
+/// the bytes on the wire that `poll_transmit` (everything copied) does, for both roles,
+/// with and without fragmentation, whatever is queued.
+#[test]
+fn the_vectored_output_writes_the_same_bytes_as_the_copied_one() {
+    use std::io::IoSlice;
+    use ws_proto::{Message, OutputBuffer};
+    let mut rng = Rng(11);
+    for round in 0..60 {
+        let role = if round % 2 == 0 {
+            Role::Server
+        } else {
+            Role::Client
+        };
+        let config = Config {
+            fragment_size: [None, Some(1000), Some(70_000)][round % 3],
+            write_chunk_size: [1, 4096, 128 * 1024][(round / 3) % 3],
+            ..Config::default()
+        };
+        let new = || {
+            Connection::with_entropy(
+                role,
+                config.clone(),
+                support::t0(),
+                Box::new(SeededEntropy::new(round as u64)),
+            )
+        };
+        let (mut copied, mut vectored) = (new(), new());
+        for _ in 0..rng.below(8) + 1 {
+            let len = [0, 10, 4095, 4096, 5000, 200_000][rng.below(6)];
+            let payload = rng.bytes(len);
+            for conn in [&mut copied, &mut vectored] {
+                if rng.0 % 5 == 0 {
+                    conn.ping(&b"p"[..]).unwrap();
+                }
+                conn.send(Message::Binary(payload.clone().into())).unwrap();
+            }
+        }
+        for conn in [&mut copied, &mut vectored] {
+            conn.close(CloseCode::NORMAL, "bye").unwrap();
+        }
+        let expected = take_output(&mut copied);
+        let mut wire = Vec::new();
+        let mut out = OutputBuffer::new();
+        while vectored.poll_transmit_into(&mut out) > 0 {
+            // Take the bytes a few at a time, as a transport with small buffers would.
+            while !out.is_empty() {
+                let mut slices = [IoSlice::new(&[]); 4];
+                let n = out.io_slices(&mut slices);
+                let mut take = rng.below(9000) + 1;
+                let mut taken = 0;
+                for s in &slices[..n] {
+                    let k = take.min(s.len());
+                    wire.extend_from_slice(&s[..k]);
+                    take -= k;
+                    taken += k;
+                }
+                out.advance(taken);
+            }
+        }
+        assert_eq!(wire, expected, "round {round}");
+        assert!(vectored.should_close_transport() == copied.should_close_transport());
+    }
+}

@@ -6,19 +6,23 @@
 //! lives here rather than in a future, which is what makes every operation cancel safe.
 
 use std::future::Future;
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep, sleep_until};
 use tokio_util::io::poll_read_buf;
-use ws_proto::{CloseCode, Connection, Event};
+use ws_proto::{CloseCode, Connection, Event, OutputBuffer};
 
 use crate::Error;
 
 /// How many bytes a read asks the transport for at most, by default.
 pub(crate) const DEFAULT_READ_SIZE: usize = 16 * 1024;
+
+/// The most slices one vectored write is given (a frame header and its payload take
+/// two).
+const MAX_SLICES: usize = 32;
 
 /// A future that completes when a server stops (see `establish_server`).
 pub(crate) type StopSignal = Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
@@ -26,8 +30,8 @@ pub(crate) type StopSignal = Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
 pub(crate) struct Driver<S> {
     pub(crate) io: S,
     pub(crate) conn: Connection,
-    out: Vec<u8>,
-    written: usize,
+    /// Written with vectored writes: large payloads are referenced, not copied.
+    out: OutputBuffer,
     pub(crate) read_size: usize,
     /// An event taken from the connection and not yet returned.
     pending: Option<Event>,
@@ -46,7 +50,7 @@ impl<S> std::fmt::Debug for Driver<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver")
             .field("conn", &self.conn)
-            .field("unwritten", &(self.out.len() - self.written))
+            .field("unwritten", &self.out.len())
             .field("transport_closed", &self.transport_closed)
             .finish_non_exhaustive()
     }
@@ -57,8 +61,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         Self {
             io,
             conn,
-            out: Vec::new(),
-            written: 0,
+            out: OutputBuffer::new(),
             read_size: DEFAULT_READ_SIZE,
             pending: None,
             transport_closed: false,
@@ -92,7 +95,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if self.conn.should_abort_transport() {
                 // The peer did not take our last bytes in time: drop them.
                 self.out.clear();
-                self.written = 0;
                 ready!(self.poll_shutdown(cx))?;
             } else if flushed && self.conn.should_close_transport() {
                 ready!(self.poll_shutdown(cx))?;
@@ -134,8 +136,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             // Only writing (registered by the flush) or the timer can move us on.
             return Poll::Pending;
         }
-        let buf = self.conn.read_buffer();
-        buf.reserve(self.read_size);
+        let buf = self.conn.read_buffer_for(self.read_size);
         let read = ready!(poll_read_buf(Pin::new(&mut self.io), cx, buf));
         self.progress += 1;
         let now = Instant::now().into_std();
@@ -159,21 +160,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             return Poll::Ready(Ok(()));
         }
         loop {
-            if self.written == self.out.len() {
-                self.out.clear();
-                self.written = 0;
-                if self.conn.poll_transmit(&mut self.out) == 0 {
-                    break;
-                }
+            if self.out.is_empty() && self.conn.poll_transmit_into(&mut self.out) == 0 {
+                break;
             }
-            let written =
-                match ready!(Pin::new(&mut self.io).poll_write(cx, &self.out[self.written..])) {
-                    Ok(0) => Err(io::Error::from(ErrorKind::WriteZero)),
-                    other => other,
-                };
+            let io = Pin::new(&mut self.io);
+            let written = if io.is_write_vectored() {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let n = self.out.io_slices(&mut slices);
+                ready!(io.poll_write_vectored(cx, &slices[..n]))
+            } else {
+                ready!(io.poll_write(cx, self.out.first_slice()))
+            };
             match written {
+                Ok(0) => return Poll::Ready(self.write_failed(ErrorKind::WriteZero.into())),
                 Ok(n) => {
-                    self.written += n;
+                    self.out.advance(n.min(self.out.len()));
                     self.progress += 1;
                 }
                 Err(e) => return Poll::Ready(self.write_failed(e)),
@@ -192,7 +193,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.transport_closed = true;
         self.progress += 1;
         self.out.clear();
-        self.written = 0;
         self.read_eof = true;
         self.conn.handle_eof(Instant::now().into_std());
         if is_disconnect(&e) {

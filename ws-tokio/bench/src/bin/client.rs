@@ -1,0 +1,151 @@
+//! A client on one of the implementations under test, against the neutral server:
+//!
+//! ```sh
+//! client <ours|tungstenite|fastwebsockets|tokio-websockets> URL SIZE CONNS WINDOW WARMUP_SECS SECS
+//! ```
+//!
+//! Each connection sends WINDOW binary messages, then one more for every echo it
+//! receives. Prints the messages per second echoed over SECS, after WARMUP_SECS.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+
+static ECHOED: AtomicU64 = AtomicU64::new(0);
+
+type Res = Result<(), Box<dyn std::error::Error>>;
+
+fn main() -> io::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() != 7 {
+        return Err(io::Error::other(
+            "usage: client IMPL URL SIZE CONNS WINDOW WARMUP SECS",
+        ));
+    }
+    let which = args[0].clone();
+    let url = args[1].clone();
+    let size = ws_bench::parse_size(&args[2]);
+    let conns: usize = args[3].parse().expect("connections");
+    let window: usize = args[4].parse().expect("window");
+    let (warmup, secs) = (ws_bench::secs(&args[5]), ws_bench::secs(&args[6]));
+    let payload = Bytes::from(vec![b'x'; size]);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let local = tokio::task::LocalSet::new();
+            local
+                .run_until(async move {
+                    for _ in 0..conns {
+                        let (url, payload, which) = (url.clone(), payload.clone(), which.clone());
+                        let task = async move {
+                            match which.as_str() {
+                                "ours" => ours(&url, payload, window).await,
+                                "tungstenite" => tungstenite(&url, payload, window).await,
+                                "fastwebsockets" => fastwebsockets(&url, payload, window).await,
+                                "tokio-websockets" => tokio_websockets(&url, payload, window).await,
+                                other => Err(format!("unknown implementation {other}").into()),
+                            }
+                        };
+                        tokio::task::spawn_local(async move {
+                            if let Err(e) = task.await {
+                                eprintln!("client: {e}");
+                                std::process::exit(1);
+                            }
+                        });
+                    }
+                    tokio::time::sleep(warmup).await;
+                    let start = ECHOED.load(Ordering::Relaxed);
+                    let t0 = tokio::time::Instant::now();
+                    tokio::time::sleep(secs).await;
+                    let done = ECHOED.load(Ordering::Relaxed) - start;
+                    println!("{:.0}", done as f64 / t0.elapsed().as_secs_f64());
+                    std::process::exit(0);
+                })
+                .await
+        })
+}
+
+fn host_of(url: &str) -> &str {
+    url.trim_start_matches("ws://").trim_end_matches('/')
+}
+
+async fn ours(url: &str, payload: Bytes, window: usize) -> Res {
+    use ws_tokio::{ConnectOptions, Message};
+    let mut ws = ws_tokio::connect(url, ConnectOptions::default()).await?;
+    for _ in 0..window {
+        ws.send(Message::Binary(payload.clone())).await?;
+    }
+    while ws.recv_message().await?.is_some() {
+        ECHOED.fetch_add(1, Ordering::Relaxed);
+        ws.send(Message::Binary(payload.clone())).await?;
+    }
+    Ok(())
+}
+
+async fn tungstenite(url: &str, payload: Bytes, window: usize) -> Res {
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
+    for _ in 0..window {
+        ws.send(Message::Binary(payload.clone())).await?;
+    }
+    while let Some(message) = ws.next().await {
+        if message?.is_binary() {
+            ECHOED.fetch_add(1, Ordering::Relaxed);
+            ws.send(Message::Binary(payload.clone())).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn fastwebsockets(url: &str, payload: Bytes, window: usize) -> Res {
+    use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload, Role, WebSocket};
+    let host = host_of(url);
+    let mut stream = TcpStream::connect(host).await?;
+    stream.set_nodelay(true)?;
+    ws_bench::raw_client_handshake(&mut stream, host).await?;
+    let mut ws = WebSocket::after_handshake(stream, Role::Client);
+    ws.set_writev(true);
+    let mut ws = FragmentCollector::new(ws);
+    // A client masks in place, so each message is copied into a scratch buffer first.
+    let mut scratch = payload.to_vec();
+    for _ in 0..window {
+        scratch.copy_from_slice(&payload);
+        ws.write_frame(Frame::binary(Payload::BorrowedMut(&mut scratch)))
+            .await?;
+    }
+    loop {
+        let frame = ws.read_frame().await?;
+        match frame.opcode {
+            OpCode::Close => return Ok(()),
+            OpCode::Binary => {
+                ECHOED.fetch_add(1, Ordering::Relaxed);
+                scratch.copy_from_slice(&payload);
+                ws.write_frame(Frame::binary(Payload::BorrowedMut(&mut scratch)))
+                    .await?;
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn tokio_websockets(url: &str, payload: Bytes, window: usize) -> Res {
+    use tokio_websockets::{ClientBuilder, Message};
+    let stream = TcpStream::connect(host_of(url)).await?;
+    stream.set_nodelay(true)?;
+    let uri: http::Uri = url.parse()?;
+    let (mut ws, _) = ClientBuilder::from_uri(uri).connect_on(stream).await?;
+    for _ in 0..window {
+        ws.send(Message::binary(payload.clone())).await?;
+    }
+    while let Some(message) = ws.next().await {
+        if message?.is_binary() {
+            ECHOED.fetch_add(1, Ordering::Relaxed);
+            ws.send(Message::binary(payload.clone())).await?;
+        }
+    }
+    Ok(())
+}

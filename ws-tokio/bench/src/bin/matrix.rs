@@ -1,0 +1,300 @@
+//! Runs the side-by-side benchmarks and prints Markdown tables (the ones in
+//! BENCHMARKS.md).
+//!
+//! ```sh
+//! cargo run --release --bin matrix -- servers  [--reps 3] [--secs 2] [--sizes 16,1k,64k,1m] [--conns 1,64] [--windows 1,16]
+//! cargo run --release --bin matrix -- clients  [same options]
+//! cargo run --release --bin matrix -- memory   [--idle 10000]
+//! ```
+//!
+//! Servers run on core 0 and the load (the neutral load generator, or the clients under
+//! test) on core 1, with `taskset` when it is installed. Every cell is measured `reps`
+//! times, the implementations taking turns within each repetition so that drift in the
+//! machine's speed hits them alike; the tables show medians.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ws_bench::{SERVERS, median, parse_size, show_size};
+
+struct Options {
+    reps: usize,
+    secs: String,
+    warmup: String,
+    sizes: Vec<usize>,
+    conns: Vec<usize>,
+    windows: Vec<usize>,
+    idle: usize,
+    impls: Vec<String>,
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let what = args.next().unwrap_or_else(|| "servers".into());
+    let mut o = Options {
+        reps: 3,
+        secs: "2".into(),
+        warmup: "0.5".into(),
+        sizes: vec![16, 1024, 64 * 1024, 1024 * 1024],
+        conns: vec![1, 64],
+        windows: vec![1, 16],
+        idle: 10_000,
+        impls: SERVERS.iter().map(|s| s.to_string()).collect(),
+    };
+    while let Some(flag) = args.next() {
+        let value = args.next().expect("a value after each flag");
+        let list = |v: &str| v.split(',').map(parse_size).collect::<Vec<_>>();
+        match flag.as_str() {
+            "--reps" => o.reps = value.parse().expect("reps"),
+            "--secs" => o.secs = value,
+            "--warmup" => o.warmup = value,
+            "--sizes" => o.sizes = list(&value),
+            "--conns" => o.conns = list(&value),
+            "--windows" => o.windows = list(&value),
+            "--idle" => o.idle = value.parse().expect("connections"),
+            "--impls" => o.impls = value.split(',').map(str::to_owned).collect(),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    match what.as_str() {
+        "servers" => servers(&o),
+        "clients" => clients(&o),
+        "memory" => memory(&o),
+        other => panic!("unknown benchmark {other} (servers, clients, memory)"),
+    }
+}
+
+/// A sibling binary of this one.
+fn bin(name: &str) -> PathBuf {
+    let me = std::env::current_exe().expect("own path");
+    me.with_file_name(name)
+}
+
+/// A command pinned to `core` when taskset is available.
+fn pinned(core: usize, program: PathBuf) -> Command {
+    if Command::new("taskset").arg("-V").output().is_ok() {
+        let mut c = Command::new("taskset");
+        c.arg("-c").arg(core.to_string()).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// A server process and the address it listens on.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the server's address");
+        let addr = line
+            .strip_prefix("listening ")
+            .unwrap_or_else(|| panic!("unexpected server output {line:?}"))
+            .trim()
+            .to_owned();
+        Self { child, addr }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a measuring process and reads the figure it prints.
+fn measure(mut cmd: Command) -> f64 {
+    let out = cmd.stderr(Stdio::inherit()).output().expect("run the load");
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text.trim().parse() {
+        Ok(v) if out.status.success() => v,
+        _ => {
+            eprintln!("a run failed: {:?} {text:?}", out.status);
+            0.0
+        }
+    }
+}
+
+type Cell = (usize, usize, usize);
+
+fn cells(o: &Options) -> Vec<Cell> {
+    let mut v = Vec::new();
+    for &size in &o.sizes {
+        for &conns in &o.conns {
+            for &window in &o.windows {
+                v.push((size, conns, window));
+            }
+        }
+    }
+    v
+}
+
+fn servers(o: &Options) {
+    let running: Vec<(String, Server)> = o
+        .impls
+        .iter()
+        .map(|name| {
+            let mut cmd = pinned(0, bin("server"));
+            cmd.arg(name).arg("127.0.0.1:0");
+            (name.clone(), Server::start(cmd))
+        })
+        .collect();
+    let mut results: BTreeMap<(Cell, String), Vec<f64>> = BTreeMap::new();
+    for rep in 0..o.reps {
+        for cell @ (size, conns, window) in cells(o) {
+            for (name, server) in &running {
+                let mut cmd = pinned(1, bin("loadgen"));
+                cmd.arg("echo")
+                    .arg(&server.addr)
+                    .arg(size.to_string())
+                    .arg(conns.to_string())
+                    .arg(window.to_string())
+                    .arg(&o.warmup)
+                    .arg(&o.secs);
+                let rate = measure(cmd);
+                eprintln!(
+                    "rep {rep} {} x{conns} w{window} {name}: {rate:.0} msg/s",
+                    show_size(size)
+                );
+                results.entry((cell, name.clone())).or_default().push(rate);
+            }
+        }
+    }
+    println!(
+        "\n### Echo servers, messages per second (median of {})\n",
+        o.reps
+    );
+    table(o, &results);
+}
+
+fn clients(o: &Options) {
+    let mut cmd = pinned(0, bin("neutral"));
+    cmd.arg("127.0.0.1:0");
+    let server = Server::start(cmd);
+    let url = format!("ws://{}/", server.addr);
+    let mut results: BTreeMap<(Cell, String), Vec<f64>> = BTreeMap::new();
+    for rep in 0..o.reps {
+        for cell @ (size, conns, window) in cells(o) {
+            for name in &o.impls {
+                let mut cmd = pinned(1, bin("client"));
+                cmd.arg(name)
+                    .arg(&url)
+                    .arg(size.to_string())
+                    .arg(conns.to_string())
+                    .arg(window.to_string())
+                    .arg(&o.warmup)
+                    .arg(&o.secs);
+                let rate = measure(cmd);
+                eprintln!(
+                    "rep {rep} {} x{conns} w{window} {name}: {rate:.0} msg/s",
+                    show_size(size)
+                );
+                results.entry((cell, name.clone())).or_default().push(rate);
+            }
+        }
+    }
+    println!(
+        "\n### Clients against the neutral server, messages per second (median of {})\n",
+        o.reps
+    );
+    table(o, &results);
+}
+
+fn table(o: &Options, results: &BTreeMap<(Cell, String), Vec<f64>>) {
+    let peers: Vec<&String> = o.impls.iter().filter(|n| *n != "ours").collect();
+    print!("| size | conns | window |");
+    for name in &o.impls {
+        print!(" {name} |");
+    }
+    for peer in &peers {
+        print!(" ours / {peer} |");
+    }
+    println!();
+    println!("|{}", "---|".repeat(3 + o.impls.len() + peers.len()));
+    let mut vs_tungstenite = Vec::new();
+    for cell @ (size, conns, window) in cells(o) {
+        let rate = |name: &str| {
+            median(
+                results
+                    .get(&(cell, name.to_owned()))
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+        };
+        print!("| {} | {conns} | {window} |", show_size(size));
+        for name in &o.impls {
+            print!(" {:.0} |", rate(name));
+        }
+        for peer in &peers {
+            let ratio = rate("ours") / rate(peer);
+            if peer.as_str() == "tungstenite" {
+                vs_tungstenite.push(ratio);
+            }
+            print!(" {ratio:.2} |");
+        }
+        println!();
+    }
+    if !vs_tungstenite.is_empty() {
+        println!(
+            "\nMedian cell, ours / tungstenite: {:.2}",
+            median(vs_tungstenite)
+        );
+    }
+}
+
+fn memory(o: &Options) {
+    println!(
+        "\n### Memory per idle connection ({} connections)\n",
+        o.idle
+    );
+    println!("| server | RSS before | RSS with the connections open | per connection |");
+    println!("|---|---|---|---|");
+    for name in &o.impls {
+        let mut cmd = Command::new(bin("server"));
+        cmd.arg(name).arg("127.0.0.1:0");
+        let server = Server::start(cmd);
+        std::thread::sleep(Duration::from_millis(300));
+        let before = ws_bench::rss_of(server.pid()).expect("rss");
+        let mut load = Command::new(bin("loadgen"))
+            .arg("idle")
+            .arg(&server.addr)
+            .arg(o.idle.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the load");
+        let mut line = String::new();
+        BufReader::new(load.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready");
+        // Past the moment idle connections give their buffers back.
+        std::thread::sleep(Duration::from_secs(3));
+        let after = ws_bench::rss_of(server.pid()).expect("rss");
+        let _ = load.kill();
+        let _ = load.wait();
+        let per = after.saturating_sub(before) as f64 / o.idle as f64;
+        println!(
+            "| {name} | {:.1} MiB | {:.1} MiB | {:.0} B |",
+            before as f64 / 1048576.0,
+            after as f64 / 1048576.0,
+            per
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! An echo server on one of the implementations under test, on a current-thread tokio
+//! runtime (the matrix pins it to one core):
+//!
+//! ```sh
+//! server <ours|tungstenite|fastwebsockets|tokio-websockets> [ADDR]
+//! ```
+//!
+//! Prints `listening ADDR` once bound. Every server echoes each data message with its
+//! type and writes it out before reading the next one, the loop each library's own
+//! echo example uses.
+
+use std::io;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+
+fn main() -> io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let which = args.next().unwrap_or_else(|| "ours".into());
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:0".into());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let listener = TcpListener::bind(&addr).await?;
+            println!("listening {}", listener.local_addr()?);
+            match which.as_str() {
+                "ours" => ours(listener).await,
+                "tungstenite" => serve(listener, tungstenite).await,
+                "fastwebsockets" => serve(listener, fastwebsockets).await,
+                "tokio-websockets" => serve(listener, tokio_websockets).await,
+                other => Err(io::Error::other(format!("unknown implementation {other}"))),
+            }
+        })
+}
+
+async fn ours(listener: TcpListener) -> io::Result<()> {
+    use ws_tokio::{Event, ServerOptions, establish_standard_server};
+    let mut options = ServerOptions::default();
+    if let Ok(v) = std::env::var("WS_READ_SIZE") {
+        options.read_size = ws_bench::parse_size(&v);
+    }
+    establish_standard_server(
+        listener,
+        options,
+        std::future::pending(),
+        |mut ws| async move {
+            while let Ok(Some(event)) = ws.recv().await {
+                if let Event::Message(message) = event
+                    && ws.send(message).await.is_err()
+                {
+                    break;
+                }
+            }
+        },
+    )
+    .await
+}
+
+/// The accept loop for the peers, which have none of their own.
+async fn serve<F, Fut>(listener: TcpListener, handler: F) -> io::Result<()>
+where
+    F: Fn(TcpStream) -> Fut,
+    Fut: Future<Output = Result<(), Box<dyn std::error::Error>>> + 'static,
+{
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async move {
+            loop {
+                let (stream, _) = listener.accept().await?;
+                stream.set_nodelay(true)?;
+                let task = handler(stream);
+                tokio::task::spawn_local(async move {
+                    let _ = task.await;
+                });
+            }
+        })
+        .await
+}
+
+async fn tungstenite(stream: TcpStream) -> Result<(), Box<dyn std::error::Error>> {
+    let mut ws = tokio_tungstenite::accept_async(stream).await?;
+    while let Some(message) = ws.next().await {
+        let message = message?;
+        if message.is_binary() || message.is_text() {
+            ws.send(message).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn fastwebsockets(mut stream: TcpStream) -> Result<(), Box<dyn std::error::Error>> {
+    use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket};
+    let leftover = ws_bench::raw_server_handshake(&mut stream).await?;
+    assert!(leftover.is_empty(), "the load generator waits for the 101");
+    let mut ws = WebSocket::after_handshake(stream, Role::Server);
+    ws.set_auto_close(true);
+    ws.set_auto_pong(true);
+    ws.set_writev(true);
+    let mut ws = FragmentCollector::new(ws);
+    loop {
+        let frame = ws.read_frame().await?;
+        match frame.opcode {
+            OpCode::Close => return Ok(()),
+            OpCode::Text | OpCode::Binary => ws.write_frame(frame).await?,
+            _ => {}
+        }
+    }
+}
+
+async fn tokio_websockets(stream: TcpStream) -> Result<(), Box<dyn std::error::Error>> {
+    let (_request, mut ws) = tokio_websockets::ServerBuilder::new()
+        .accept(stream)
+        .await?;
+    while let Some(message) = ws.next().await {
+        let message = message?;
+        if message.is_binary() || message.is_text() {
+            ws.send(message).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,318 @@
+//! Shared pieces of the benchmark binaries: raw WebSocket framing for the neutral load
+//! generator and server (written here, independent of every library under test), the
+//! raw opening handshakes, and the statistics.
+//!
+//! See `BENCHMARKS.md` at the top of the repository for what is measured and how.
+
+use std::io;
+use std::time::Duration;
+
+use base64::Engine;
+use sha1::{Digest, Sha1};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The implementations the matrix compares.
+pub const SERVERS: &[&str] = &["ours", "tungstenite", "fastwebsockets", "tokio-websockets"];
+
+/// One binary WebSocket frame with `size` payload bytes; masked with a fixed key when
+/// `masked` (a client frame), plain otherwise.
+pub fn frame(size: usize, masked: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size + 14);
+    out.push(0x82);
+    let mask_bit = if masked { 0x80 } else { 0 };
+    if size < 126 {
+        out.push(mask_bit | size as u8);
+    } else if size <= 0xffff {
+        out.push(mask_bit | 126);
+        out.extend_from_slice(&(size as u16).to_be_bytes());
+    } else {
+        out.push(mask_bit | 127);
+        out.extend_from_slice(&(size as u64).to_be_bytes());
+    }
+    let key = [0x12, 0x34, 0x56, 0x78];
+    if masked {
+        out.extend_from_slice(&key);
+    }
+    // A payload that is also valid UTF-8 (in case a peer is asked to echo it as text).
+    out.extend((0..size).map(|i| {
+        let b = b'a' + (i % 26) as u8;
+        if masked { b ^ key[i % 4] } else { b }
+    }));
+    out
+}
+
+/// A header as it arrives, decoded just enough to skip or forward its payload.
+#[derive(Debug, Clone, Copy)]
+pub struct RawHeader {
+    /// First byte: FIN, RSV, opcode.
+    pub b0: u8,
+    /// Whether the payload is masked (it then has a 4-byte key before it).
+    pub masked: bool,
+    /// Payload length.
+    pub len: u64,
+}
+
+impl RawHeader {
+    /// Whether this frame ends a data message.
+    pub fn ends_message(&self) -> bool {
+        self.b0 & 0x80 != 0 && self.b0 & 0x0f < 0x8
+    }
+
+    /// The same frame's header as a server sends it: unmasked.
+    pub fn unmasked_bytes(&self, out: &mut Vec<u8>) {
+        out.push(self.b0);
+        if self.len < 126 {
+            out.push(self.len as u8);
+        } else if self.len <= 0xffff {
+            out.push(126);
+            out.extend_from_slice(&(self.len as u16).to_be_bytes());
+        } else {
+            out.push(127);
+            out.extend_from_slice(&self.len.to_be_bytes());
+        }
+    }
+}
+
+/// Splits a byte stream into frame headers and payload pieces, across any read
+/// boundaries.
+#[derive(Debug, Default)]
+pub struct FrameSplitter {
+    head: [u8; 14],
+    head_len: usize,
+    /// The frame whose payload is passing, and how much of it is left.
+    current: Option<(RawHeader, u64)>,
+}
+
+/// A piece of the stream.
+#[derive(Debug)]
+pub enum Piece<'a> {
+    /// A complete header (the mask key, if any, is dropped).
+    Header(RawHeader),
+    /// Payload bytes of the current frame.
+    Payload(&'a [u8]),
+    /// The current frame is complete.
+    End(RawHeader),
+}
+
+impl FrameSplitter {
+    /// Calls `f` with every piece in `data`.
+    pub fn feed(&mut self, mut data: &[u8], mut f: impl FnMut(Piece<'_>)) {
+        loop {
+            if let Some((header, left)) = &mut self.current {
+                let header = *header;
+                let n = (*left).min(data.len() as u64) as usize;
+                if n > 0 {
+                    f(Piece::Payload(&data[..n]));
+                    *left -= n as u64;
+                    data = &data[n..];
+                }
+                if *left == 0 {
+                    self.current = None;
+                    f(Piece::End(header));
+                    continue;
+                }
+                return;
+            }
+            if data.is_empty() {
+                return;
+            }
+            // Collect header bytes: two, then as many as those two announce.
+            if self.head_len < 2 {
+                self.take_head(&mut data, 2);
+                if self.head_len < 2 {
+                    return;
+                }
+            }
+            let need = self.head_size();
+            self.take_head(&mut data, need);
+            if self.head_len < need {
+                return;
+            }
+            let h = &self.head;
+            let len = match h[1] & 0x7f {
+                126 => u16::from_be_bytes([h[2], h[3]]) as u64,
+                127 => u64::from_be_bytes(h[2..10].try_into().expect("8 bytes")),
+                n => n as u64,
+            };
+            let header = RawHeader {
+                b0: h[0],
+                masked: h[1] & 0x80 != 0,
+                len,
+            };
+            self.head_len = 0;
+            f(Piece::Header(header));
+            self.current = Some((header, len));
+        }
+    }
+
+    fn take_head(&mut self, data: &mut &[u8], upto: usize) {
+        let take = upto.saturating_sub(self.head_len).min(data.len());
+        self.head[self.head_len..self.head_len + take].copy_from_slice(&data[..take]);
+        self.head_len += take;
+        *data = &data[take..];
+    }
+
+    /// The header's size, from its first two bytes.
+    fn head_size(&self) -> usize {
+        let ext = match self.head[1] & 0x7f {
+            126 => 2,
+            127 => 8,
+            _ => 0,
+        };
+        2 + ext + if self.head[1] & 0x80 != 0 { 4 } else { 0 }
+    }
+}
+
+/// The opening handshake of a client, written by hand: what the load generator sends.
+pub async fn raw_client_handshake(stream: &mut TcpStream, host: &str) -> io::Result<()> {
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    // Byte by byte, so nothing after the response head is consumed.
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        head.push(byte[0]);
+        if head.len() > 8192 {
+            return Err(io::Error::other("response head too long"));
+        }
+    }
+    if !head.starts_with(b"HTTP/1.1 101") {
+        return Err(io::Error::other(
+            String::from_utf8_lossy(&head).into_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// The opening handshake of a server, written by hand: the neutral server's, and the
+/// one fastwebsockets leaves to its user. Returns bytes read past the request.
+pub async fn raw_server_handshake(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut request = httparse::Request::new(&mut headers);
+        let parsed = request.parse(&buf).map_err(io::Error::other)?;
+        if let httparse::Status::Complete(len) = parsed {
+            let key = request
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-key"))
+                .ok_or_else(|| io::Error::other("no key"))?
+                .value;
+            let mut sha = Sha1::new();
+            sha.update(key);
+            sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+            let accept = base64::engine::general_purpose::STANDARD.encode(sha.finalize());
+            let response = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+            );
+            stream.write_all(response.as_bytes()).await?;
+            return Ok(buf.split_off(len));
+        }
+        if buf.len() > 16384 {
+            return Err(io::Error::other("request head too long"));
+        }
+    }
+}
+
+/// The median of some figures.
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    if xs.is_empty() {
+        return 0.0;
+    }
+    xs.sort_by(f64::total_cmp);
+    let mid = xs.len() / 2;
+    if !xs.len().is_multiple_of(2) {
+        xs[mid]
+    } else {
+        (xs[mid - 1] + xs[mid]) / 2.0
+    }
+}
+
+/// Parses a size such as `16`, `1k`, `64k` or `1m` (binary units).
+pub fn parse_size(s: &str) -> usize {
+    let s = s.to_ascii_lowercase();
+    let (digits, unit) = match s.strip_suffix('k') {
+        Some(d) => (d, 1024),
+        None => match s.strip_suffix('m') {
+            Some(d) => (d, 1024 * 1024),
+            None => (s.as_str(), 1),
+        },
+    };
+    digits.parse::<usize>().expect("a size") * unit
+}
+
+/// A size written the way the tables show it.
+pub fn show_size(n: usize) -> String {
+    if n >= 1024 * 1024 && n.is_multiple_of(1024 * 1024) {
+        format!("{} MiB", n / (1024 * 1024))
+    } else if n >= 1024 && n.is_multiple_of(1024) {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} B")
+    }
+}
+
+/// How long a measurement runs, from the command line.
+pub fn secs(s: &str) -> Duration {
+    Duration::from_secs_f64(s.parse().expect("seconds"))
+}
+
+/// The resident memory of a process, in bytes, from `/proc`.
+pub fn rss_of(pid: u32) -> io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .ok_or_else(|| io::Error::other("no VmRSS"))?;
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| io::Error::other("bad VmRSS"))?;
+    Ok(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitter_finds_frames_across_any_split() {
+        let mut stream = Vec::new();
+        for size in [0, 1, 125, 126, 65535, 65536, 70000] {
+            stream.extend(frame(size, true));
+            stream.extend(frame(size, false));
+        }
+        for step in [1, 3, 7, 1000, stream.len()] {
+            let mut s = FrameSplitter::default();
+            let (mut ends, mut payload) = (0, 0u64);
+            for chunk in stream.chunks(step) {
+                s.feed(chunk, |p| match p {
+                    Piece::Payload(b) => payload += b.len() as u64,
+                    Piece::End(h) => {
+                        assert!(h.ends_message());
+                        ends += 1;
+                    }
+                    Piece::Header(_) => {}
+                });
+            }
+            assert_eq!(ends, 14, "step {step}");
+            assert_eq!(payload, 2 * (1 + 125 + 126 + 65535 + 65536 + 70000));
+        }
+    }
+}
