@@ -59,8 +59,10 @@ async fn main() -> std::io::Result<()> {
     };
     establish_standard_server(listener, options, stop, |mut ws| async move {
         while let Ok(Some(event)) = ws.recv().await {
+            // `queue`, not `send`: the answers to a burst of messages go out together,
+            // in one write, when `recv` runs out of input.
             if let Event::Message(message) = event {
-                if ws.send(message).await.is_err() {
+                if ws.queue(message).is_err() {
                     break;
                 }
             }

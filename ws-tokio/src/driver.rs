@@ -20,6 +20,10 @@ use crate::Error;
 /// How many bytes a read asks the transport for at most, by default.
 pub(crate) const DEFAULT_READ_SIZE: usize = 16 * 1024;
 
+/// Above this many bytes waiting to be written, receiving waits for them to be
+/// written before it returns another event.
+pub(crate) const WRITE_HIGH_WATER: usize = 128 * 1024;
+
 /// The most slices one vectored write is given (a frame header and its payload take
 /// two).
 const MAX_SLICES: usize = 32;
@@ -74,17 +78,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// The next event, or `None` once the transport is closed.
     ///
-    /// Writing is best effort here: output that cannot be written now (the peer is not
-    /// reading) never stops reading, or a peer that waits for us to read before it reads
-    /// would deadlock with us. What stays unwritten goes out with the next write.
+    /// An event already received is returned at once, without writing: the answers
+    /// queued while handling a burst of input (pongs, echoes queued with
+    /// `WebSocket::queue`) go out together, in one write, when the input runs out and
+    /// before waiting for more, or as soon as more than [`WRITE_HIGH_WATER`] bytes
+    /// wait (then reading waits for writing, so a peer that never reads cannot grow
+    /// our memory).
+    ///
+    /// Otherwise writing is best effort here: output that cannot be written now (the
+    /// peer is not reading) never stops reading, or a peer that waits for us to read
+    /// before it reads would deadlock with us. What stays unwritten goes out with the
+    /// next write.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Event>, Error>> {
         loop {
             if self.pending.is_none() {
                 self.pending = self.conn.poll_event();
             }
-            // Write what decoding produced (pongs, a close reply) before returning, and
-            // close the transport with the last event when it is time: a handler that
-            // stops at `Event::Closed` still leaves the peer a clean shutdown.
+            if matches!(&self.pending, Some(e) if !matches!(e, Event::Closed(_))) {
+                if self.out.len() + self.conn.buffered_amount() > WRITE_HIGH_WATER {
+                    ready!(self.poll_flush(cx))?;
+                }
+                return Poll::Ready(Ok(self.pending.take()));
+            }
+            // Before waiting for input, write what was queued; with the last event,
+            // close the transport when it is time: a handler that stops at
+            // `Event::Closed` still leaves the peer a clean shutdown.
             let flushed = match self.poll_flush(cx) {
                 Poll::Ready(result) => {
                     result?;

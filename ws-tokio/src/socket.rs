@@ -133,6 +133,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.flush().await
     }
 
+    /// Queues a message without writing it: it goes out with the next
+    /// [`flush`](Self::flush) or `send`, or when [`recv`](Self::recv) has handled all
+    /// the input received so far and is about to wait for more. An echo or
+    /// request-response loop that `queue`s its answers therefore writes all the
+    /// answers to a burst of messages in one system call instead of one each.
+    ///
+    /// `recv` stops returning events while more than 128 KiB wait to be written, so a
+    /// peer that does not read cannot make the queue grow without bound.
+    ///
+    /// ```no_run
+    /// # async fn f(mut ws: ws_tokio::WebSocket<tokio::net::TcpStream>) -> Result<(), ws_tokio::Error> {
+    /// while let Some(message) = ws.recv_message().await? {
+    ///     ws.queue(message)?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn queue(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        Ok(self.driver.conn.send(message)?)
+    }
+
     /// Queues several messages and writes them together, in as few writes as the
     /// connection's write chunk allows (the OCaml `send_multiple`).
     pub async fn send_multiple<M: Into<Message>>(

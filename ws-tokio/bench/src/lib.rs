@@ -13,7 +13,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The implementations the matrix compares.
-pub const SERVERS: &[&str] = &["ours", "tungstenite", "fastwebsockets", "tokio-websockets"];
+pub const SERVERS: &[&str] = &[
+    "ours",
+    "ours-send",
+    "tungstenite",
+    "fastwebsockets",
+    "tokio-websockets",
+];
+
+/// The clients the matrix compares.
+pub const CLIENTS: &[&str] = &["ours", "tungstenite", "fastwebsockets", "tokio-websockets"];
 
 /// One binary WebSocket frame with `size` payload bytes; masked with a fixed key when
 /// `masked` (a client frame), plain otherwise.

@@ -79,9 +79,10 @@ async fn ours(url: &str, payload: Bytes, window: usize) -> Res {
     for _ in 0..window {
         ws.send(Message::Binary(payload.clone())).await?;
     }
+    // `queue`: the next `recv` writes it, with any others, before it waits.
     while ws.recv_message().await?.is_some() {
         ECHOED.fetch_add(1, Ordering::Relaxed);
-        ws.send(Message::Binary(payload.clone())).await?;
+        ws.queue(Message::Binary(payload.clone()))?;
     }
     Ok(())
 }

@@ -109,10 +109,10 @@ async fn connection(
         }
         let mut done = 0;
         splitter.feed(&buf[..n], |piece| {
-            if let Piece::End(h) = piece {
-                if h.ends_message() {
-                    done += 1;
-                }
+            if let Piece::End(h) = piece
+                && h.ends_message()
+            {
+                done += 1;
             }
         });
         if done > 0 {

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use ws_bench::{SERVERS, median, parse_size, show_size};
+use ws_bench::{CLIENTS, SERVERS, median, parse_size, show_size};
 
 struct Options {
     reps: usize,
@@ -42,7 +42,7 @@ fn main() {
         conns: vec![1, 64],
         windows: vec![1, 16],
         idle: 10_000,
-        impls: SERVERS.iter().map(|s| s.to_string()).collect(),
+        impls: Vec::new(),
     };
     while let Some(flag) = args.next() {
         let value = args.next().expect("a value after each flag");
@@ -58,6 +58,10 @@ fn main() {
             "--impls" => o.impls = value.split(',').map(str::to_owned).collect(),
             other => panic!("unknown flag {other}"),
         }
+    }
+    if o.impls.is_empty() {
+        let all = if what == "clients" { CLIENTS } else { SERVERS };
+        o.impls = all.iter().map(|s| s.to_string()).collect();
     }
     match what.as_str() {
         "servers" => servers(&o),
@@ -219,7 +223,7 @@ fn clients(o: &Options) {
 }
 
 fn table(o: &Options, results: &BTreeMap<(Cell, String), Vec<f64>>) {
-    let peers: Vec<&String> = o.impls.iter().filter(|n| *n != "ours").collect();
+    let peers: Vec<&String> = o.impls.iter().filter(|n| !n.starts_with("ours")).collect();
     print!("| size | conns | window |");
     for name in &o.impls {
         print!(" {name} |");

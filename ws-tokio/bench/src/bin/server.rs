@@ -2,12 +2,14 @@
 //! runtime (the matrix pins it to one core):
 //!
 //! ```sh
-//! server <ours|tungstenite|fastwebsockets|tokio-websockets> [ADDR]
+//! server <ours|ours-send|tungstenite|fastwebsockets|tokio-websockets> [ADDR]
 //! ```
 //!
 //! Prints `listening ADDR` once bound. Every server echoes each data message with its
-//! type and writes it out before reading the next one, the loop each library's own
-//! echo example uses.
+//! type. The peers write each answer out before reading the next message, the loop
+//! each library's own echo example uses; `ours` queues its answers and lets `recv`
+//! write them together when the input runs out (our `echo_server` example's loop),
+//! and `ours-send` writes each one like the peers.
 
 use std::io;
 
@@ -25,7 +27,8 @@ fn main() -> io::Result<()> {
             let listener = TcpListener::bind(&addr).await?;
             println!("listening {}", listener.local_addr()?);
             match which.as_str() {
-                "ours" => ours(listener).await,
+                "ours" => ours(listener, true).await,
+                "ours-send" => ours(listener, false).await,
                 "tungstenite" => serve(listener, tungstenite).await,
                 "fastwebsockets" => serve(listener, fastwebsockets).await,
                 "tokio-websockets" => serve(listener, tokio_websockets).await,
@@ -34,7 +37,10 @@ fn main() -> io::Result<()> {
         })
 }
 
-async fn ours(listener: TcpListener) -> io::Result<()> {
+/// Our echo loop, with `queue` (answers to a burst of messages go out in one write,
+/// when the input runs out: the loop the `echo_server` example uses) or with `send`
+/// (one write per message, like the peers' loops).
+async fn ours(listener: TcpListener, queue: bool) -> io::Result<()> {
     use ws_tokio::{Event, ServerOptions, establish_standard_server};
     let mut options = ServerOptions::default();
     if let Ok(v) = std::env::var("WS_READ_SIZE") {
@@ -44,12 +50,17 @@ async fn ours(listener: TcpListener) -> io::Result<()> {
         listener,
         options,
         std::future::pending(),
-        |mut ws| async move {
+        move |mut ws| async move {
             while let Ok(Some(event)) = ws.recv().await {
-                if let Event::Message(message) = event
-                    && ws.send(message).await.is_err()
-                {
-                    break;
+                if let Event::Message(message) = event {
+                    let sent = if queue {
+                        ws.queue(message)
+                    } else {
+                        ws.send(message).await
+                    };
+                    if sent.is_err() {
+                        break;
+                    }
                 }
             }
         },
