@@ -62,7 +62,7 @@ async fn main() -> std::io::Result<()> {
             // `queue`, not `send`: the answers to a burst of messages go out together,
             // in one write, when `recv` runs out of input.
             if let Event::Message(message) = event {
-                if ws.queue(message).is_err() {
+                if ws.queue(message).await.is_err() {
                     break;
                 }
             }

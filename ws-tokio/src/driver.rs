@@ -20,8 +20,8 @@ use crate::Error;
 /// How many bytes a read asks the transport for at most, by default.
 pub(crate) const DEFAULT_READ_SIZE: usize = 16 * 1024;
 
-/// Above this many bytes waiting to be written, receiving waits for them to be
-/// written before it returns another event.
+/// Above this many bytes waiting to be written, `queue` waits for the peer to take
+/// some, and receiving writes before it returns the next event.
 pub(crate) const WRITE_HIGH_WATER: usize = 128 * 1024;
 
 /// The most slices one vectored write is given (a frame header and its payload take
@@ -78,25 +78,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// The next event, or `None` once the transport is closed.
     ///
-    /// An event already received is returned at once, without writing: the answers
-    /// queued while handling a burst of input (pongs, echoes queued with
+    /// An event already received is returned at once, without waiting to write: the
+    /// answers queued while handling a burst of input (pongs, echoes queued with
     /// `WebSocket::queue`) go out together, in one write, when the input runs out and
-    /// before waiting for more, or as soon as more than [`WRITE_HIGH_WATER`] bytes
-    /// wait (then reading waits for writing, so a peer that never reads cannot grow
-    /// our memory).
+    /// before waiting for more (or sooner, best effort, once more than
+    /// [`WRITE_HIGH_WATER`] bytes wait).
     ///
-    /// Otherwise writing is best effort here: output that cannot be written now (the
-    /// peer is not reading) never stops reading, or a peer that waits for us to read
-    /// before it reads would deadlock with us. What stays unwritten goes out with the
-    /// next write.
+    /// Writing is best effort here: output that cannot be written now (the peer is not
+    /// reading) never stops reading, or a peer that waits for us to read before it reads
+    /// would deadlock with us. What stays unwritten goes out with the next write; it is
+    /// `queue` and `send` that wait for the peer to read.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Event>, Error>> {
         loop {
             if self.pending.is_none() {
                 self.pending = self.conn.poll_event();
             }
             if matches!(&self.pending, Some(e) if !matches!(e, Event::Closed(_))) {
-                if self.out.len() + self.conn.buffered_amount() > WRITE_HIGH_WATER {
-                    ready!(self.poll_flush(cx))?;
+                if self.unwritten() > WRITE_HIGH_WATER {
+                    if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+                        return Poll::Ready(Err(e));
+                    }
                 }
                 return Poll::Ready(Ok(self.pending.take()));
             }
@@ -170,6 +171,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     fn eof(&mut self) {
         self.read_eof = true;
         self.conn.handle_eof(Instant::now().into_std());
+    }
+
+    /// Bytes queued or encoded and not yet written.
+    pub(crate) fn unwritten(&self) -> usize {
+        self.out.len() + self.conn.buffered_amount()
     }
 
     /// Writes everything the connection has to send.

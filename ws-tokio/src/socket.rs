@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use ws_proto::{CloseCode, Connection, Event, Frame, Message, Policy, State};
 
 use crate::Error;
-use crate::driver::{Driver, StopSignal};
+use crate::driver::{Driver, StopSignal, WRITE_HIGH_WATER};
 use crate::split::{WsReader, WsWriter, split};
 
 /// What the opening handshake left behind, for [`WebSocket::from_parts`].
@@ -133,23 +133,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.flush().await
     }
 
-    /// Queues a message without writing it: it goes out with the next
-    /// [`flush`](Self::flush) or `send`, or when [`recv`](Self::recv) has handled all
-    /// the input received so far and is about to wait for more. An echo or
-    /// request-response loop that `queue`s its answers therefore writes all the
-    /// answers to a burst of messages in one system call instead of one each.
-    ///
-    /// `recv` stops returning events while more than 128 KiB wait to be written, so a
-    /// peer that does not read cannot make the queue grow without bound.
+    /// Queues a message, and writes only if more than 128 KiB already wait: the
+    /// message goes out with the next [`flush`](Self::flush) or `send`, or when
+    /// [`recv`](Self::recv) has handled all the input received so far and is about to
+    /// wait for more. An echo or request-response loop that `queue`s its answers
+    /// therefore writes the answers to a burst of messages with one system call
+    /// instead of one each, and still waits (like `send`) for a peer that does not
+    /// read, so its queue cannot grow without bound.
     ///
     /// ```no_run
     /// # async fn f(mut ws: ws_tokio::WebSocket<tokio::net::TcpStream>) -> Result<(), ws_tokio::Error> {
     /// while let Some(message) = ws.recv_message().await? {
-    ///     ws.queue(message)?;
+    ///     ws.queue(message).await?;
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn queue(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+    pub async fn queue(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        if self.driver.unwritten() > WRITE_HIGH_WATER {
+            self.flush().await?;
+        }
         Ok(self.driver.conn.send(message)?)
     }
 

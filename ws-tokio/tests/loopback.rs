@@ -7,10 +7,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use ws_tokio::ws_proto::handshake::ClientOptions;
-use ws_tokio::ws_proto::{Rejection, ResponseError};
+use ws_tokio::ws_proto::{Connection, Rejection, ResponseError, Role};
 use ws_tokio::{
-    CloseCode, CloseFrame, CloseReason, ConnectOptions, Error, Event, Message, ServerOptions,
-    connect,
+    CloseCode, CloseFrame, CloseReason, Config, ConnectOptions, Error, Event, Message, Parts,
+    ServerOptions, WebSocket, connect,
 };
 
 mod support;
@@ -361,4 +361,63 @@ async fn close_after_the_peer_closed_is_not_an_error() {
     })
     .await
     .unwrap();
+}
+
+/// Answers queued with `queue` while a burst of pipelined messages is handled all
+/// arrive, in order, and they go out without an explicit flush.
+#[tokio::test]
+async fn queued_answers_to_a_pipelined_burst_all_arrive_in_order() {
+    let (addr, _stop) = serve(ServerOptions::default(), |mut ws| async move {
+        while let Ok(Some(message)) = ws.recv_message().await {
+            if ws.queue(message).await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    let mut client = connect(&format!("ws://{addr}/"), ConnectOptions::default())
+        .await
+        .unwrap();
+    let sizes = [0usize, 1, 125, 126, 5000, 70_000, 200_000];
+    let messages: Vec<Message> = (0..300)
+        .map(|i| Message::Binary(vec![i as u8; sizes[i % sizes.len()]].into()))
+        .collect();
+    client.send_multiple(messages.clone()).await.unwrap();
+    for expected in &messages {
+        let got = timeout(Duration::from_secs(10), client.recv_message())
+            .await
+            .expect("the echoes came")
+            .unwrap()
+            .unwrap();
+        assert_eq!(&got, expected);
+    }
+}
+
+/// `queue` waits once 128 KiB are waiting for a peer that does not read, instead of
+/// growing its queue.
+#[tokio::test]
+async fn queue_waits_for_a_peer_that_does_not_read() {
+    let (ours, _theirs) = tokio::io::duplex(4096);
+    let conn = Connection::new(
+        Role::Server,
+        Config::default(),
+        tokio::time::Instant::now().into_std(),
+    );
+    let mut ws = WebSocket::from_parts(ours, conn, &[], Parts::default());
+    let mut queued = 0usize;
+    let outcome = timeout(Duration::from_millis(300), async {
+        loop {
+            ws.queue(Message::Binary(vec![0u8; 10_000].into()))
+                .await
+                .unwrap();
+            queued += 1;
+        }
+    })
+    .await;
+    assert!(outcome.is_err(), "queue never waited");
+    // 128 KiB of 10 kB messages, plus the one that tipped it over.
+    assert!(
+        (13..=15).contains(&queued),
+        "queued {queued} before waiting"
+    );
 }

@@ -82,7 +82,7 @@ async fn ours(url: &str, payload: Bytes, window: usize) -> Res {
     // `queue`: the next `recv` writes it, with any others, before it waits.
     while ws.recv_message().await?.is_some() {
         ECHOED.fetch_add(1, Ordering::Relaxed);
-        ws.queue(Message::Binary(payload.clone()))?;
+        ws.queue(Message::Binary(payload.clone())).await?;
     }
     Ok(())
 }

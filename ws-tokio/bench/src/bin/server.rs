@@ -54,7 +54,7 @@ async fn ours(listener: TcpListener, queue: bool) -> io::Result<()> {
             while let Ok(Some(event)) = ws.recv().await {
                 if let Event::Message(message) = event {
                     let sent = if queue {
-                        ws.queue(message)
+                        ws.queue(message).await
                     } else {
                         ws.send(message).await
                     };
