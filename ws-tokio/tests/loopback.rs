@@ -271,9 +271,9 @@ async fn send_close_still_delivers_what_the_peer_sent_before_its_close() {
 async fn fragmented_messages_both_ways() {
     tokio::time::timeout(LIMIT, async {
         // The server fragments what it sends into 1000-byte frames, the client into 7.
-        let server_config = ws_tokio::Config {
+        let server_config = Config {
             fragment_size: Some(1000),
-            ..ws_tokio::Config::default()
+            ..Config::default()
         };
         let (addr, _stop) = echo_server(ServerOptions {
             config: server_config,
@@ -281,9 +281,9 @@ async fn fragmented_messages_both_ways() {
         })
         .await;
         let options = ConnectOptions {
-            config: ws_tokio::Config {
+            config: Config {
                 fragment_size: Some(7),
-                ..ws_tokio::Config::default()
+                ..Config::default()
             },
             read_size: 100,
             ..ConnectOptions::default()
