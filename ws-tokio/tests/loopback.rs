@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
+use tokio::time::timeout;
 use ws_tokio::ws_proto::handshake::ClientOptions;
 use ws_tokio::ws_proto::{Connection, Rejection, ResponseError, Role};
 use ws_tokio::{
@@ -21,7 +22,7 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn echo_of_text_and_binary_from_0_bytes_to_16_mib() {
-    tokio::time::timeout(LIMIT, async {
+    timeout(LIMIT, async {
         let (addr, _stop) = echo_server(ServerOptions::default()).await;
         let mut ws = connect(&format!("ws://{addr}/echo"), ConnectOptions::default())
             .await
@@ -48,7 +49,7 @@ async fn echo_of_text_and_binary_from_0_bytes_to_16_mib() {
 
 #[tokio::test]
 async fn a_foreign_origin_is_refused_with_403() {
-    tokio::time::timeout(LIMIT, async {
+    timeout(LIMIT, async {
         let (addr, _stop) = echo_server(ServerOptions::default()).await;
         let options = ConnectOptions {
             handshake: ClientOptions {
@@ -72,7 +73,7 @@ async fn a_foreign_origin_is_refused_with_403() {
 
 #[tokio::test]
 async fn a_wrong_version_gets_426_naming_13() {
-    tokio::time::timeout(LIMIT, async {
+    timeout(LIMIT, async {
         let (addr, _stop) = echo_server(ServerOptions::default()).await;
         let mut tcp = TcpStream::connect(addr).await.unwrap();
         let request = format!(
@@ -95,7 +96,7 @@ async fn a_wrong_version_gets_426_naming_13() {
 
 #[tokio::test]
 async fn a_client_that_never_finishes_its_handshake_is_dropped() {
-    tokio::time::timeout(LIMIT, async {
+    timeout(LIMIT, async {
         let options = ServerOptions {
             handshake_timeout: Duration::from_millis(200),
             ..ServerOptions::default()
@@ -116,7 +117,7 @@ async fn a_client_that_never_finishes_its_handshake_is_dropped() {
 
 #[tokio::test]
 async fn stop_closes_live_connections_with_1001() {
-    tokio::time::timeout(LIMIT, async {
+    timeout(LIMIT, async {
         let (addr, stop) = echo_server(ServerOptions::default()).await;
         let mut ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
             .await
@@ -145,7 +146,7 @@ async fn stop_closes_live_connections_with_1001() {
 
 #[tokio::test]
 async fn the_server_sees_the_clients_close_code_and_reason() {
-    tokio::time::timeout(LIMIT, async {
+    timeout(LIMIT, async {
         let (seen_tx, seen_rx) = oneshot::channel();
         let seen_tx = std::sync::Mutex::new(Some(seen_tx));
         let (addr, _stop) = serve(ServerOptions::default(), move |mut ws| {
@@ -184,7 +185,7 @@ async fn the_server_sees_the_clients_close_code_and_reason() {
 
 #[tokio::test]
 async fn recv_is_cancel_safe() {
-    tokio::time::timeout(LIMIT, async {
+    timeout(LIMIT, async {
         let (addr, _stop) = echo_server(ServerOptions::default()).await;
         let mut ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
             .await
@@ -210,7 +211,7 @@ async fn recv_is_cancel_safe() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_concurrent_clients() {
-    tokio::time::timeout(Duration::from_secs(60), async {
+    timeout(Duration::from_secs(60), async {
         let (addr, _stop) = echo_server(ServerOptions::default()).await;
         let clients = 500;
         // Every client is connected before any of them talks.
@@ -239,7 +240,7 @@ async fn five_hundred_concurrent_clients() {
 
 #[tokio::test]
 async fn send_close_still_delivers_what_the_peer_sent_before_its_close() {
-    tokio::time::timeout(LIMIT, async {
+    timeout(LIMIT, async {
         let (addr, _stop) = echo_server(ServerOptions::default()).await;
         let mut ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
             .await
@@ -269,7 +270,7 @@ async fn send_close_still_delivers_what_the_peer_sent_before_its_close() {
 
 #[tokio::test]
 async fn fragmented_messages_both_ways() {
-    tokio::time::timeout(LIMIT, async {
+    timeout(LIMIT, async {
         // The server fragments what it sends into 1000-byte frames, the client into 7.
         let server_config = Config {
             fragment_size: Some(1000),
@@ -299,7 +300,7 @@ async fn fragmented_messages_both_ways() {
 
 #[tokio::test]
 async fn the_client_sees_the_servers_close_code_and_reason() {
-    tokio::time::timeout(LIMIT, async {
+    timeout(LIMIT, async {
         let (addr, _stop) = serve(ServerOptions::default(), |mut ws| async move {
             ws.send("last words").await.unwrap();
             ws.close(CloseCode(4001), "server says bye").await.unwrap();
@@ -327,7 +328,7 @@ async fn the_client_sees_the_servers_close_code_and_reason() {
 
 #[tokio::test]
 async fn an_oversized_request_gets_its_431_before_the_connection_closes() {
-    tokio::time::timeout(LIMIT, async {
+    timeout(LIMIT, async {
         let (addr, _stop) = echo_server(ServerOptions::default()).await;
         let mut tcp = TcpStream::connect(addr).await.unwrap();
         let mut request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\n").into_bytes();
@@ -347,7 +348,7 @@ async fn an_oversized_request_gets_its_431_before_the_connection_closes() {
 
 #[tokio::test]
 async fn close_after_the_peer_closed_is_not_an_error() {
-    tokio::time::timeout(LIMIT, async {
+    timeout(LIMIT, async {
         let (addr, _stop) = serve(ServerOptions::default(), |mut ws| async move {
             ws.close(CloseCode::NORMAL, "").await.unwrap();
         })
@@ -375,16 +376,20 @@ async fn queued_answers_to_a_pipelined_burst_all_arrive_in_order() {
         }
     })
     .await;
-    let mut client = connect(&format!("ws://{addr}/"), ConnectOptions::default())
+    let client = connect(&format!("ws://{addr}/"), ConnectOptions::default())
         .await
         .unwrap();
+    // Megabytes each way: the client writes and reads from two tasks, or both ends
+    // would wait for the other to read.
+    let (mut reader, mut writer) = client.split();
     let sizes = [0usize, 1, 125, 126, 5000, 70_000, 200_000];
     let messages: Vec<Message> = (0..300)
         .map(|i| Message::Binary(vec![i as u8; sizes[i % sizes.len()]].into()))
         .collect();
-    client.send_multiple(messages.clone()).await.unwrap();
+    let burst = messages.clone();
+    tokio::spawn(async move { writer.send_multiple(burst).await.unwrap() });
     for expected in &messages {
-        let got = timeout(Duration::from_secs(10), client.recv_message())
+        let got = timeout(Duration::from_secs(10), reader.recv_message())
             .await
             .expect("the echoes came")
             .unwrap()
