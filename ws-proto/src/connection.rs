@@ -283,6 +283,32 @@ impl Connection {
         &mut self.rbuf
     }
 
+    /// Gives back the memory of the buffers that hold nothing (the read buffer, the
+    /// event and frame queues): an adapter calls it when the connection has gone idle,
+    /// so that thousands of idle connections cost little. They are allocated again
+    /// when needed; input not yet decoded and output not yet taken are kept.
+    pub fn release_buffers(&mut self) {
+        if self.rbuf.is_empty() && self.header.is_none() {
+            self.rbuf = BytesMut::new();
+        }
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
+        if self.control.is_empty() {
+            self.control = VecDeque::new();
+        }
+        if self.data.is_empty() {
+            self.data = VecDeque::new();
+        }
+    }
+
+    /// Bytes of memory the buffers hold (their capacity, not their contents).
+    pub fn buffer_capacity(&self) -> usize {
+        self.rbuf.capacity()
+            + self.events.capacity() * size_of::<Event>()
+            + (self.control.capacity() + self.data.capacity()) * size_of::<Frame>()
+    }
+
     /// Takes note that bytes were appended to [`read_buffer`](Self::read_buffer) (call
     /// it only when some were: it counts as a sign of life for the keepalive).
     pub fn handle_read(&mut self, now: Instant) {

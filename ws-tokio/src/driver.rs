@@ -7,10 +7,12 @@
 
 use std::future::Future;
 use std::io::{self, ErrorKind, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep, sleep_until};
 use tokio_util::io::poll_read_buf;
 use ws_proto::{CloseCode, Connection, Event, OutputBuffer};
@@ -23,6 +25,14 @@ pub(crate) const DEFAULT_READ_SIZE: usize = 16 * 1024;
 /// Above this many bytes waiting to be written, `queue` waits for the peer to take
 /// some, and receiving writes before it returns the next event.
 pub(crate) const WRITE_HIGH_WATER: usize = 128 * 1024;
+
+/// A connection that has moved no bytes for this long gives back the memory of its
+/// empty buffers: an idle connection costs a few hundred bytes, not the tens of KiB a
+/// busy one uses, and a busy one keeps its buffers (no allocation per message).
+pub(crate) const IDLE_RELEASE: Duration = Duration::from_secs(2);
+
+/// The stack buffer a connection without a read buffer waits for input in.
+const SCRATCH_SIZE: usize = 4096;
 
 /// The most slices one vectored write is given (a frame header and its payload take
 /// two).
@@ -44,6 +54,9 @@ pub(crate) struct Driver<S> {
     /// at once, forever).
     read_eof: bool,
     timer: Option<Pin<Box<Sleep>>>,
+    /// When bytes last moved either way, and when to check whether the buffers can go.
+    last_io: Instant,
+    release_at: Option<Instant>,
     pub(crate) stop: Option<StopSignal>,
     /// Bumped whenever bytes move or input is fed: a split half that sees it change
     /// wakes the other half, which may have been waiting on the same readiness.
@@ -71,6 +84,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             transport_closed: false,
             read_eof: false,
             timer: None,
+            last_io: Instant::now(),
+            release_at: None,
             stop: None,
             progress: 0,
         }
@@ -138,34 +153,88 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 return Poll::Ready(Ok(()));
             }
         }
-        if let Some(deadline) = self.conn.poll_timeout().map(Instant::from_std) {
-            let timer = self
-                .timer
-                .get_or_insert_with(|| Box::pin(sleep_until(deadline)));
-            if timer.deadline() != deadline {
-                timer.as_mut().reset(deadline);
-            }
-            if timer.as_mut().poll(cx).is_ready() {
-                self.progress += 1;
-                self.conn.handle_timeout(Instant::now().into_std());
-                return Poll::Ready(Ok(()));
-            }
+        if self.poll_timers(cx) {
+            return Poll::Ready(Ok(()));
         }
         if self.read_eof {
             // Only writing (registered by the flush) or the timer can move us on.
             return Poll::Pending;
         }
-        let buf = self.conn.read_buffer_for(self.read_size);
-        let read = ready!(poll_read_buf(Pin::new(&mut self.io), cx, buf));
+        let read = if self.conn.read_buffer().capacity() == 0 {
+            // No buffer (a new connection, or one whose idle buffers were released):
+            // wait for the bytes in a scratch buffer on the stack, so an idle connection
+            // holds no read buffer while it waits.
+            let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH_SIZE];
+            let mut buf = ReadBuf::uninit(&mut scratch);
+            ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)).map(|()| {
+                let now = Instant::now().into_std();
+                self.conn.handle_input(buf.filled(), now);
+                buf.filled().len()
+            })
+        } else {
+            let buf = self.conn.read_buffer_for(self.read_size);
+            ready!(poll_read_buf(Pin::new(&mut self.io), cx, buf))
+        };
         self.progress += 1;
-        let now = Instant::now().into_std();
+        let now = Instant::now();
         match read {
             Ok(0) => self.eof(),
-            Ok(_) => self.conn.handle_read(now),
+            Ok(_) => {
+                self.last_io = now;
+                self.conn.handle_read(now.into_std());
+            }
             Err(e) if is_disconnect(&e) => self.eof(),
             Err(e) => return Poll::Ready(Err(e.into())),
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// Runs the connection's timers and the release of idle buffers on one `Sleep`;
+    /// true when one fired.
+    ///
+    /// The idle check is armed once per idle period and re-armed from the last read
+    /// when it fires early, rather than moved on every read.
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.release_at.is_none() && (self.conn.buffer_capacity() > 0 || self.out.capacity() > 0)
+        {
+            self.release_at = Some(self.last_io + IDLE_RELEASE);
+        }
+        let deadline = match (
+            self.conn.poll_timeout().map(Instant::from_std),
+            self.release_at,
+        ) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(at) => at,
+                None => return false,
+            },
+        };
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        if timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        let now = Instant::now();
+        if self.release_at.is_some_and(|at| now >= at) {
+            if now >= self.last_io + IDLE_RELEASE {
+                self.conn.release_buffers();
+                self.out.shrink();
+                // What still holds memory holds data (a partial frame, bytes the peer
+                // has not taken): look again one period later, not in a loop.
+                self.release_at = (self.conn.buffer_capacity() > 0 || self.out.capacity() > 0)
+                    .then(|| now + IDLE_RELEASE);
+            } else {
+                self.release_at = Some(self.last_io + IDLE_RELEASE);
+            }
+        }
+        self.progress += 1;
+        // Spurious calls are harmless when it was only the idle check.
+        self.conn.handle_timeout(now.into_std());
+        true
     }
 
     fn eof(&mut self) {
@@ -198,6 +267,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             match written {
                 Ok(0) => return Poll::Ready(self.write_failed(ErrorKind::WriteZero.into())),
                 Ok(n) => {
+                    self.last_io = Instant::now();
                     self.out.advance(n.min(self.out.len()));
                     self.progress += 1;
                 }

@@ -242,24 +242,18 @@ where
                 let stopping = stopping_rx.clone();
                 tasks.spawn(async move {
                     let _ = stream.set_nodelay(true);
-                    let stream = match wrap_tls(stream, &options).await {
-                        Ok(stream) => stream,
+                    // The handshakes' state (TLS, HTTP) lives in a box freed as soon as
+                    // they are done, and the conversation in a box of its own: the task
+                    // itself stays small, which is most of what an idle connection costs.
+                    let handshake = Box::pin(async {
+                        let stream = wrap_tls(stream, &options).await?;
+                        accept(stream, Some(peer), &options).await
+                    });
+                    let conversation = match handshake.await {
+                        Ok(ws) => Box::pin(handler(prepare(ws, options.read_size, stopping))),
                         Err(e) => return (options.on_error)(e),
                     };
-                    match accept(stream, Some(peer), &options).await {
-                        Ok(mut ws) => {
-                            ws.set_read_size(options.read_size);
-                            let mut stopping = stopping;
-                            ws.set_stop_signal(Box::pin(async move {
-                                if !*stopping.borrow_and_update() {
-                                    // An error means the accept loop is gone: stop too.
-                                    let _ = stopping.changed().await;
-                                }
-                            }));
-                            handler(ws).await;
-                        }
-                        Err(e) => (options.on_error)(e),
-                    }
+                    conversation.await;
                 });
             }
             // Reap finished connections so the set does not grow.
@@ -275,6 +269,23 @@ where
         tasks.shutdown().await;
     }
     Ok(())
+}
+
+/// A server connection's settings: read size, and the stop signal from the accept
+/// loop.
+fn prepare(
+    mut ws: WebSocket<MaybeTlsStream<TcpStream>>,
+    read_size: usize,
+    mut stopping: watch::Receiver<bool>,
+) -> WebSocket<MaybeTlsStream<TcpStream>> {
+    ws.set_read_size(read_size);
+    ws.set_stop_signal(Box::pin(async move {
+        if !*stopping.borrow_and_update() {
+            // An error means the accept loop is gone: stop too.
+            let _ = stopping.changed().await;
+        }
+    }));
+    ws
 }
 
 #[cfg(feature = "rustls")]

@@ -426,3 +426,30 @@ async fn queue_waits_for_a_peer_that_does_not_read() {
         "queued {queued} before waiting"
     );
 }
+
+/// A busy connection keeps its buffers (no allocation per message); one that has moved
+/// no bytes for two seconds gives their memory back, and still works afterwards.
+#[tokio::test(start_paused = true)]
+async fn an_idle_connection_gives_its_buffers_back() {
+    let (ours, mut theirs) = tokio::io::duplex(1 << 20);
+    let conn = Connection::new(
+        Role::Server,
+        Config::default(),
+        tokio::time::Instant::now().into_std(),
+    );
+    let mut ws = WebSocket::from_parts(ours, conn, &[], Parts::default());
+    let mut frame = Vec::new();
+    ws_tokio::Frame::binary(vec![7u8; 1000]).encode(Some([1, 2, 3, 4]), &mut frame);
+    theirs.write_all(&frame).await.unwrap();
+    let got = ws.recv_message().await.unwrap().unwrap();
+    assert_eq!(got.as_bytes().len(), 1000);
+    drop(got);
+    assert!(ws.connection().buffer_capacity() > 0);
+    // Nothing moves for three seconds (virtual time).
+    assert!(timeout(Duration::from_secs(3), ws.recv()).await.is_err());
+    assert_eq!(ws.connection().buffer_capacity(), 0);
+    // And the next message still arrives.
+    theirs.write_all(&frame).await.unwrap();
+    let got = ws.recv_message().await.unwrap().unwrap();
+    assert_eq!(got.as_bytes().len(), 1000);
+}

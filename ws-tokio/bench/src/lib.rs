@@ -4,6 +4,8 @@
 //!
 //! See `BENCHMARKS.md` at the top of the repository for what is measured and how.
 
+pub mod servers;
+
 use std::io;
 use std::time::Duration;
 

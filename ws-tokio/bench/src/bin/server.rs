@@ -13,8 +13,7 @@
 
 use std::io;
 
-use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -26,108 +25,6 @@ fn main() -> io::Result<()> {
         .block_on(async move {
             let listener = TcpListener::bind(&addr).await?;
             println!("listening {}", listener.local_addr()?);
-            match which.as_str() {
-                "ours" => ours(listener, true).await,
-                "ours-send" => ours(listener, false).await,
-                "tungstenite" => serve(listener, tungstenite).await,
-                "fastwebsockets" => serve(listener, fastwebsockets).await,
-                "tokio-websockets" => serve(listener, tokio_websockets).await,
-                other => Err(io::Error::other(format!("unknown implementation {other}"))),
-            }
+            ws_bench::servers::run(&which, listener).await
         })
-}
-
-/// Our echo loop, with `queue` (answers to a burst of messages go out in one write,
-/// when the input runs out: the loop the `echo_server` example uses) or with `send`
-/// (one write per message, like the peers' loops).
-async fn ours(listener: TcpListener, queue: bool) -> io::Result<()> {
-    use ws_tokio::{Event, ServerOptions, establish_standard_server};
-    let mut options = ServerOptions::default();
-    if let Ok(v) = std::env::var("WS_READ_SIZE") {
-        options.read_size = ws_bench::parse_size(&v);
-    }
-    establish_standard_server(
-        listener,
-        options,
-        std::future::pending(),
-        move |mut ws| async move {
-            while let Ok(Some(event)) = ws.recv().await {
-                if let Event::Message(message) = event {
-                    let sent = if queue {
-                        ws.queue(message).await
-                    } else {
-                        ws.send(message).await
-                    };
-                    if sent.is_err() {
-                        break;
-                    }
-                }
-            }
-        },
-    )
-    .await
-}
-
-/// The accept loop for the peers, which have none of their own.
-async fn serve<F, Fut>(listener: TcpListener, handler: F) -> io::Result<()>
-where
-    F: Fn(TcpStream) -> Fut,
-    Fut: Future<Output = Result<(), Box<dyn std::error::Error>>> + 'static,
-{
-    let local = tokio::task::LocalSet::new();
-    local
-        .run_until(async move {
-            loop {
-                let (stream, _) = listener.accept().await?;
-                stream.set_nodelay(true)?;
-                let task = handler(stream);
-                tokio::task::spawn_local(async move {
-                    let _ = task.await;
-                });
-            }
-        })
-        .await
-}
-
-async fn tungstenite(stream: TcpStream) -> Result<(), Box<dyn std::error::Error>> {
-    let mut ws = tokio_tungstenite::accept_async(stream).await?;
-    while let Some(message) = ws.next().await {
-        let message = message?;
-        if message.is_binary() || message.is_text() {
-            ws.send(message).await?;
-        }
-    }
-    Ok(())
-}
-
-async fn fastwebsockets(mut stream: TcpStream) -> Result<(), Box<dyn std::error::Error>> {
-    use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket};
-    let leftover = ws_bench::raw_server_handshake(&mut stream).await?;
-    assert!(leftover.is_empty(), "the load generator waits for the 101");
-    let mut ws = WebSocket::after_handshake(stream, Role::Server);
-    ws.set_auto_close(true);
-    ws.set_auto_pong(true);
-    ws.set_writev(true);
-    let mut ws = FragmentCollector::new(ws);
-    loop {
-        let frame = ws.read_frame().await?;
-        match frame.opcode {
-            OpCode::Close => return Ok(()),
-            OpCode::Text | OpCode::Binary => ws.write_frame(frame).await?,
-            _ => {}
-        }
-    }
-}
-
-async fn tokio_websockets(stream: TcpStream) -> Result<(), Box<dyn std::error::Error>> {
-    let (_request, mut ws) = tokio_websockets::ServerBuilder::new()
-        .accept(stream)
-        .await?;
-    while let Some(message) = ws.next().await {
-        let message = message?;
-        if message.is_binary() || message.is_text() {
-            ws.send(message).await?;
-        }
-    }
-    Ok(())
 }
