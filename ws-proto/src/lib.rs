@@ -33,6 +33,12 @@
 //!    [`Connection::handle_input`], [`Connection::handle_eof`] or
 //!    [`Connection::handle_timeout`].
 //!
+//! The loop below is the simplest one. A fast adapter reads straight into
+//! [`Connection::read_buffer_for`] (then [`Connection::handle_read`]), writes with
+//! [`Connection::poll_transmit_into`] and one vectored write of the [`OutputBuffer`]
+//! (large unmasked payloads are referenced, not copied), and calls
+//! [`Connection::release_buffers`] when the connection has been idle for a while.
+//!
 //! With `std::net` (error handling shortened):
 //!
 //! ```no_run

@@ -75,7 +75,11 @@ fn host_of(url: &str) -> &str {
 
 async fn ours(url: &str, payload: Bytes, window: usize) -> Res {
     use ws_tokio::{ConnectOptions, Message};
-    let mut ws = ws_tokio::connect(url, ConnectOptions::default()).await?;
+    let mut options = ConnectOptions::default();
+    if let Ok(v) = std::env::var("WS_WRITE_CHUNK") {
+        options.config.write_chunk_size = ws_bench::parse_size(&v);
+    }
+    let mut ws = ws_tokio::connect(url, options).await?;
     for _ in 0..window {
         ws.send(Message::Binary(payload.clone())).await?;
     }

@@ -69,6 +69,9 @@ fn main() {
         "memory" => memory(&o),
         other => panic!("unknown benchmark {other} (servers, clients, memory)"),
     }
+    if FAILED.load(std::sync::atomic::Ordering::Relaxed) {
+        std::process::exit(1);
+    }
 }
 
 /// A sibling binary of this one.
@@ -132,10 +135,15 @@ fn measure(mut cmd: Command) -> f64 {
         Ok(v) if out.status.success() => v,
         _ => {
             eprintln!("a run failed: {:?} {text:?}", out.status);
+            FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
             0.0
         }
     }
 }
+
+/// Set when a measuring process failed: the tables show 0 there, and the exit status
+/// says so.
+static FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 type Cell = (usize, usize, usize);
 
