@@ -267,6 +267,10 @@ pub struct Driver {
     pub allowance: usize,
     /// Whether [`Driver::drain`] sends every message back, as an echo server does.
     pub echo: bool,
+    /// Whether [`Driver::drain`] writes through `poll_transmit_into` and an
+    /// `OutputBuffer` (taken in uneven pieces) instead of `poll_transmit`.
+    pub vectored: bool,
+    output: ws_proto::OutputBuffer,
     closed: bool,
     transport_closed: bool,
     max_message_size: usize,
@@ -284,6 +288,8 @@ impl Driver {
             conn: Connection::with_entropy(role, config, now, Box::new(SeededEntropy::new(42))),
             events: Vec::new(),
             out: Vec::new(),
+            vectored: false,
+            output: ws_proto::OutputBuffer::new(),
             wire: WireChecker::new(role),
             allowance: 0,
             echo: false,
@@ -326,6 +332,29 @@ impl Driver {
         self.closed
     }
 
+    /// One `poll_transmit_into`, written out of the `OutputBuffer` as a transport with
+    /// small buffers would (up to three slices, a prime number of bytes at a time);
+    /// returns how many bytes it added to `out`.
+    fn take_vectored(&mut self) -> usize {
+        let n = self.conn.poll_transmit_into(&mut self.output);
+        assert_eq!(n, self.output.len(), "poll_transmit_into's count");
+        while !self.output.is_empty() {
+            let mut slices = [std::io::IoSlice::new(&[]); 3];
+            let k = self.output.io_slices(&mut slices);
+            assert!(k > 0, "a non-empty output with no slices");
+            let mut room = 97;
+            let mut taken = 0;
+            for slice in &slices[..k] {
+                let part = room.min(slice.len());
+                self.out.extend_from_slice(&slice[..part]);
+                room -= part;
+                taken += part;
+            }
+            self.output.advance(taken);
+        }
+        n
+    }
+
     /// Drains the connection as its drive loop says (events until `None`, then bytes
     /// until `poll_transmit` returns 0) and checks the invariants. With
     /// [`Driver::echo`] set, every message is sent back as it is polled.
@@ -341,15 +370,20 @@ impl Driver {
         }
         loop {
             let start = self.out.len();
-            let n = self.conn.poll_transmit(&mut self.out);
+            let n = if self.vectored {
+                self.take_vectored()
+            } else {
+                self.conn.poll_transmit(&mut self.out)
+            };
             assert_eq!(n, self.out.len() - start, "poll_transmit's count");
             if n == 0 {
                 break;
             }
             // A call stops once it has written the chunk size, but always writes a
             // whole header and at least one whole control frame.
+            // (Referenced payloads do not count against the chunk.)
             assert!(
-                n < self.write_chunk_size + MAX_CONTROL_FRAME_LEN,
+                self.vectored || n < self.write_chunk_size + MAX_CONTROL_FRAME_LEN,
                 "poll_transmit wrote {n} bytes with a chunk size of {}",
                 self.write_chunk_size
             );
@@ -569,7 +603,7 @@ pub fn frame_decoder(role: Role, data: &[u8]) {
 /// Layout: four configuration bytes, then operations until the input ends.
 ///
 /// - byte 0: bit 0: start with the raw policy; bit 1: tiny size limits; bit 2: echo
-///   every message as it is polled;
+///   every message as it is polled; bit 3: write through `poll_transmit_into`;
 /// - byte 1: the fragment size (`0xff`: none, otherwise 0 to 31 bytes);
 /// - byte 2: the write chunk size (`0xff`: the default, otherwise 0 to 63 bytes);
 /// - byte 3: keepalive (0: off, otherwise interval and timeout in 50 ms steps from the
@@ -611,6 +645,7 @@ pub fn connection(role: Role, data: &[u8]) {
     let fragment_size = config.fragment_size;
     let mut d = Driver::new(role, config, clock.now());
     d.echo = b0 & 4 != 0;
+    d.vectored = b0 & 8 != 0;
     let mut peer_entropy = SeededEntropy::new(7);
     while let Some(code) = r.byte() {
         op(
