@@ -240,6 +240,23 @@ pub async fn raw_server_handshake(stream: &mut TcpStream) -> io::Result<Vec<u8>>
     }
 }
 
+/// Waits `warmup`, counts how far `counter` moves over `secs`, prints that as a rate
+/// (per second) and ends the process: the end of every measuring binary.
+pub async fn report_rate(
+    counter: &std::sync::atomic::AtomicU64,
+    warmup: Duration,
+    secs: Duration,
+) -> ! {
+    use std::sync::atomic::Ordering;
+    tokio::time::sleep(warmup).await;
+    let start = counter.load(Ordering::Relaxed);
+    let t0 = tokio::time::Instant::now();
+    tokio::time::sleep(secs).await;
+    let done = counter.load(Ordering::Relaxed) - start;
+    println!("{:.0}", done as f64 / t0.elapsed().as_secs_f64());
+    std::process::exit(0);
+}
+
 /// The median of some figures.
 pub fn median(mut xs: Vec<f64>) -> f64 {
     if xs.is_empty() {

@@ -69,13 +69,7 @@ async fn echo(
             }
         });
     }
-    tokio::time::sleep(warmup).await;
-    let start = ECHOED.load(Ordering::Relaxed);
-    let t0 = tokio::time::Instant::now();
-    tokio::time::sleep(secs).await;
-    let done = ECHOED.load(Ordering::Relaxed) - start;
-    println!("{:.0}", done as f64 / t0.elapsed().as_secs_f64());
-    std::process::exit(0);
+    ws_bench::report_rate(&ECHOED, warmup, secs).await
 }
 
 async fn connection(

@@ -169,27 +169,12 @@ fn servers(o: &Options) {
             (name.clone(), Server::start(cmd))
         })
         .collect();
-    let mut results: BTreeMap<(Cell, String), Vec<f64>> = BTreeMap::new();
-    for rep in 0..o.reps {
-        for cell @ (size, conns, window) in cells(o) {
-            for (name, server) in &running {
-                let mut cmd = pinned(1, bin("loadgen"));
-                cmd.arg("echo")
-                    .arg(&server.addr)
-                    .arg(size.to_string())
-                    .arg(conns.to_string())
-                    .arg(window.to_string())
-                    .arg(&o.warmup)
-                    .arg(&o.secs);
-                let rate = measure(cmd);
-                eprintln!(
-                    "rep {rep} {} x{conns} w{window} {name}: {rate:.0} msg/s",
-                    show_size(size)
-                );
-                results.entry((cell, name.clone())).or_default().push(rate);
-            }
-        }
-    }
+    let results = run_cells(o, |name| {
+        let server = &running.iter().find(|(n, _)| n == name).expect("started").1;
+        let mut cmd = pinned(1, bin("loadgen"));
+        cmd.arg("echo").arg(&server.addr);
+        cmd
+    });
     println!(
         "\n### Echo servers, messages per second (median of {})\n",
         o.reps
@@ -202,14 +187,28 @@ fn clients(o: &Options) {
     cmd.arg("127.0.0.1:0");
     let server = Server::start(cmd);
     let url = format!("ws://{}/", server.addr);
+    let results = run_cells(o, |name| {
+        let mut cmd = pinned(1, bin("client"));
+        cmd.arg(name).arg(&url);
+        cmd
+    });
+    println!(
+        "\n### Clients against the neutral server, messages per second (median of {})\n",
+        o.reps
+    );
+    table(o, &results);
+}
+
+/// Measures every cell `reps` times, the implementations taking turns within each
+/// repetition. `load` gives the measuring command for an implementation; the cell's
+/// SIZE CONNS WINDOW WARMUP SECS are appended to it.
+fn run_cells(o: &Options, load: impl Fn(&str) -> Command) -> BTreeMap<(Cell, String), Vec<f64>> {
     let mut results: BTreeMap<(Cell, String), Vec<f64>> = BTreeMap::new();
     for rep in 0..o.reps {
         for cell @ (size, conns, window) in cells(o) {
             for name in &o.impls {
-                let mut cmd = pinned(1, bin("client"));
-                cmd.arg(name)
-                    .arg(&url)
-                    .arg(size.to_string())
+                let mut cmd = load(name);
+                cmd.arg(size.to_string())
                     .arg(conns.to_string())
                     .arg(window.to_string())
                     .arg(&o.warmup)
@@ -223,11 +222,7 @@ fn clients(o: &Options) {
             }
         }
     }
-    println!(
-        "\n### Clients against the neutral server, messages per second (median of {})\n",
-        o.reps
-    );
-    table(o, &results);
+    results
 }
 
 fn table(o: &Options, results: &BTreeMap<(Cell, String), Vec<f64>>) {
