@@ -167,8 +167,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH_SIZE];
             let mut buf = ReadBuf::uninit(&mut scratch);
             ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)).map(|()| {
-                let now = Instant::now().into_std();
-                self.conn.handle_input(buf.filled(), now);
+                // `handle_read` below takes note of them.
+                self.conn.read_buffer().extend_from_slice(buf.filled());
                 buf.filled().len()
             })
         } else {

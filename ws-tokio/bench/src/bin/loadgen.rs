@@ -12,7 +12,7 @@
 //! large messages cannot deadlock on full socket buffers.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,7 +21,6 @@ use tokio::sync::mpsc;
 use ws_bench::{FrameSplitter, Piece};
 
 static ECHOED: AtomicU64 = AtomicU64::new(0);
-static READY: AtomicUsize = AtomicUsize::new(0);
 
 fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -123,7 +122,6 @@ async fn idle(addr: &str, conns: usize) -> io::Result<()> {
         let opened = futures_util::future::join_all(chunk.iter().map(|_| open(addr))).await;
         for s in opened {
             streams.push(s?);
-            READY.fetch_add(1, Ordering::Relaxed);
         }
     }
     println!("ready {}", streams.len());

@@ -97,16 +97,20 @@ struct Server {
     addr: String,
 }
 
+/// Starts `cmd` and waits for the first line it prints (a server's address, the idle
+/// load's "ready").
+fn spawn_announcing(cmd: &mut Command) -> (Child, String) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("start a process");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("its first line");
+    (child, line)
+}
+
 impl Server {
     fn start(mut cmd: Command) -> Self {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the server's address");
+        let (child, line) = spawn_announcing(&mut cmd);
         let addr = line
             .strip_prefix("listening ")
             .unwrap_or_else(|| panic!("unexpected server output {line:?}"))
@@ -280,17 +284,10 @@ fn memory(o: &Options) {
         let server = Server::start(cmd);
         std::thread::sleep(Duration::from_millis(300));
         let before = ws_bench::rss_of(server.pid()).expect("rss");
-        let mut load = Command::new(bin("loadgen"))
-            .arg("idle")
-            .arg(&server.addr)
-            .arg(o.idle.to_string())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the load");
-        let mut line = String::new();
-        BufReader::new(load.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready");
+        let mut cmd = Command::new(bin("loadgen"));
+        cmd.arg("idle").arg(&server.addr).arg(o.idle.to_string());
+        // Its line says every connection is open.
+        let (mut load, _ready) = spawn_announcing(&mut cmd);
         // Past the moment idle connections give their buffers back.
         std::thread::sleep(Duration::from_secs(3));
         let after = ws_bench::rss_of(server.pid()).expect("rss");
