@@ -283,6 +283,41 @@ impl Connection {
         &mut self.rbuf
     }
 
+    /// Reads from a transport that wants an initialised `&mut [u8]` (`std::io::Read`,
+    /// `futures_io::AsyncRead`) straight into the read buffer, without unsafe code:
+    /// `read` is handed zeroed room at the end of the buffer and answers how many bytes
+    /// it put there (0 is end of file, and feeds nothing). Bytes read are taken note of
+    /// as [`handle_read`](Self::handle_read) does; an error (or, for a poll-based
+    /// transport, "not ready" carried in `E`) leaves the buffer as it was.
+    ///
+    /// The room is `read_size` bytes, or more inside a large frame whose payload is still
+    /// arriving (up to 64 KiB at a time, so that zeroing stays a small part of a read).
+    pub fn read_with<E>(
+        &mut self,
+        read_size: usize,
+        now: Instant,
+        read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        const MAX_ROOM: usize = 64 * 1024;
+        let start = self.rbuf.len();
+        let rest = match self.header {
+            Some(h) => (h.payload_len as usize).saturating_sub(start),
+            None => 0,
+        };
+        let room = read_size.max(rest.min(MAX_ROOM)).max(1);
+        self.rbuf.resize(start + room, 0);
+        let result = read(&mut self.rbuf[start..]);
+        let n = match &result {
+            Ok(n) => (*n).min(room),
+            Err(_) => 0,
+        };
+        self.rbuf.truncate(start + n);
+        if n > 0 {
+            self.handle_read(now);
+        }
+        result.map(|_| n)
+    }
+
     /// Gives back the memory of the buffers that hold nothing (the read buffer, the
     /// event and frame queues): an adapter calls it when the connection has gone idle,
     /// so that thousands of idle connections cost little. They are allocated again

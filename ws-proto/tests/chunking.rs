@@ -184,3 +184,57 @@ fn the_vectored_output_writes_the_same_bytes_as_the_copied_one() {
         assert!(vectored.should_close_transport() == copied.should_close_transport());
     }
 }
+
+/// Reading through `read_with` (zeroed room in the read buffer, reads of any size,
+/// refused reads and end of file in between) gives the same events and output as
+/// `handle_input`.
+#[test]
+fn read_with_gives_the_same_events_as_handle_input() {
+    let mut rng = Rng(77);
+    for case in 0..200 {
+        let role = if case % 2 == 0 {
+            Role::Server
+        } else {
+            Role::Client
+        };
+        let wire = random_stream(&mut rng, role == Role::Server);
+        let whole = run(role, &wire, &[]);
+
+        let now = support::t0();
+        let config = Config {
+            max_message_size: 64 << 10,
+            ..Config::default()
+        };
+        let mut conn =
+            Connection::with_entropy(role, config, now, Box::new(SeededEntropy::new(1)));
+        let (mut events, mut out) = (Vec::new(), Vec::new());
+        let mut at = 0;
+        while at < wire.len() {
+            let read_size = 1 + rng.below(300);
+            if rng.below(4) == 0 {
+                // A transport that is not ready: nothing changes.
+                let before = conn.read_buffer().len();
+                let refused = conn.read_with(read_size, now, |_| Err::<usize, ()>(()));
+                assert_eq!(refused, Err(()));
+                assert_eq!(conn.read_buffer().len(), before);
+                continue;
+            }
+            let n = conn
+                .read_with(read_size, now, |room| {
+                    assert!(room.len() >= read_size && room.iter().all(|&b| b == 0));
+                    let n = room.len().min(wire.len() - at).min(1 + rng.below(400));
+                    room[..n].copy_from_slice(&wire[at..at + n]);
+                    Ok::<usize, ()>(n)
+                })
+                .unwrap();
+            at += n;
+            events.extend(take_events(&mut conn));
+            out.extend(take_output(&mut conn));
+        }
+        assert_eq!(conn.read_with(16, now, |_| Ok::<usize, ()>(0)), Ok(0));
+        conn.handle_eof(now);
+        events.extend(take_events(&mut conn));
+        out.extend(take_output(&mut conn));
+        assert!((events, out) == whole, "case {case}");
+    }
+}
