@@ -1,0 +1,90 @@
+//! An echo server on async-std, with the default options (so the Origin == Host check
+//! is on): every message comes back with its type.
+//!
+//! ```sh
+//! cargo run --release -p ws-async-std --example async_std_echo_server -- [ADDR] [--tls-cert PEM --tls-key PEM] [--subprotocols a,b]
+//! ```
+//!
+//! `ADDR` defaults to 127.0.0.1:9001. With a certificate chain and a key, it serves
+//! `wss://`. With `--subprotocols`, the first protocol the client offers that is in the
+//! list is selected. Ctrl-C (SIGINT, on Unix) stops it gracefully: live connections are
+//! closed with 1001.
+
+use std::sync::Arc;
+
+use ws_async_std::async_net::TcpListener;
+use ws_async_std::{Event, ServerOptions, establish_standard_server};
+
+#[async_std::main]
+async fn main() -> std::io::Result<()> {
+    let (addr, options) = parse_args()?;
+    let listener = TcpListener::bind(&addr).await?;
+    let scheme = if options.tls.is_some() { "wss" } else { "ws" };
+    eprintln!("echo server on {scheme}://{}", listener.local_addr()?);
+    establish_standard_server(listener, options, ctrl_c(), |mut ws| async move {
+        while let Ok(Some(event)) = ws.recv().await {
+            // `queue`, not `send`: the answers to a burst of messages go out together,
+            // in one write, when `recv` runs out of input.
+            if let Event::Message(message) = event {
+                if ws.queue(message).await.is_err() {
+                    break;
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// `[ADDR] [--tls-cert PEM --tls-key PEM] [--subprotocols a,b]`.
+fn parse_args() -> std::io::Result<(String, ServerOptions)> {
+    let mut addr = "127.0.0.1:9001".to_owned();
+    let mut protocols: Vec<String> = Vec::new();
+    let (mut cert, mut key) = (None, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--subprotocols" => {
+                let list = args.next().unwrap_or_default();
+                protocols = list.split(',').map(str::to_owned).collect();
+            }
+            "--tls-cert" => cert = args.next(),
+            "--tls-key" => key = args.next(),
+            _ => addr = arg,
+        }
+    }
+    let tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some(
+            ws_async_std::tls::server_config_from_pem(cert, key).map_err(std::io::Error::other)?,
+        ),
+        (None, None) => None,
+        _ => {
+            eprintln!("--tls-cert and --tls-key go together");
+            std::process::exit(2);
+        }
+    };
+    let options = ServerOptions {
+        tls,
+        select_subprotocol: Arc::new(move |offered| {
+            offered
+                .iter()
+                .find(|p| protocols.iter().any(|q| q == *p))
+                .map(|p| (*p).to_owned())
+        }),
+        ..ServerOptions::default()
+    };
+    Ok((addr, options))
+}
+
+/// Completes at the first Ctrl-C (SIGINT); never on platforms without Unix signals.
+async fn ctrl_c() {
+    #[cfg(unix)]
+    {
+        use async_signal::{Signal, Signals};
+        use futures_lite::StreamExt;
+        if let Ok(mut signals) = Signals::new([Signal::Int]) {
+            signals.next().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await;
+}

@@ -1,0 +1,342 @@
+//! The drive loop of `ws-proto` around a `futures-io` stream, written as `poll`
+//! functions so that it serves `async fn`s, `Stream`/`Sink`, and the two halves of a
+//! split socket alike.
+//!
+//! All the state (unwritten bytes, the partial frame, the event about to be returned)
+//! lives here rather than in a future, which is what makes every operation cancel safe.
+
+use std::future::Future;
+use std::io::{self, ErrorKind, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+use async_io::Timer;
+use futures_io::{AsyncRead, AsyncWrite};
+use ws_proto::{CloseCode, Connection, Event, OutputBuffer};
+
+use crate::Error;
+
+/// How many bytes a read asks the transport for at most, by default.
+pub(crate) const DEFAULT_READ_SIZE: usize = 16 * 1024;
+
+/// Above this many bytes waiting to be written, `queue` waits for the peer to take
+/// some, and receiving writes before it returns the next event.
+pub(crate) const WRITE_HIGH_WATER: usize = 128 * 1024;
+
+/// A connection that has moved no bytes for this long gives back the memory of its
+/// empty buffers: an idle connection costs a few hundred bytes, not the tens of KiB a
+/// busy one uses, and a busy one keeps its buffers (no allocation per message).
+pub(crate) const IDLE_RELEASE: Duration = Duration::from_secs(2);
+
+/// The stack buffer a connection without a read buffer waits for input in.
+const SCRATCH_SIZE: usize = 4096;
+
+/// The most slices one vectored write is given (a frame header and its payload take
+/// two).
+const MAX_SLICES: usize = 32;
+
+/// A future that completes when a server stops (see `establish_server`).
+pub(crate) type StopSignal = Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
+
+/// Why a read into the connection's buffer gave nothing: `read_with` restores the
+/// buffer on any error, "not ready yet" included.
+enum ReadError {
+    Pending,
+    Io(io::Error),
+}
+
+pub(crate) struct Driver<S> {
+    pub(crate) io: S,
+    pub(crate) conn: Connection,
+    /// Written with vectored writes: large payloads are referenced, not copied.
+    out: OutputBuffer,
+    pub(crate) read_size: usize,
+    /// An event taken from the connection and not yet returned.
+    pending: Option<Event>,
+    transport_closed: bool,
+    /// The read side reached end of file: it is not polled again (it would answer
+    /// at once, forever).
+    read_eof: bool,
+    /// One timer for the connection's deadlines and the idle check, and the instant it
+    /// is set for (`None` once it fired: a fired timer must be set again).
+    timer: Option<Timer>,
+    timer_at: Option<Instant>,
+    /// When bytes last moved either way, and when to check whether the buffers can go.
+    last_io: Instant,
+    release_at: Option<Instant>,
+    pub(crate) stop: Option<StopSignal>,
+    /// Bumped whenever bytes move or input is fed: a split half that sees it change
+    /// wakes the other half, which may have been waiting on the same readiness.
+    pub(crate) progress: u64,
+}
+
+impl<S> std::fmt::Debug for Driver<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("conn", &self.conn)
+            .field("unwritten", &self.out.len())
+            .field("transport_closed", &self.transport_closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+    pub(crate) fn new(io: S, conn: Connection) -> Self {
+        Self {
+            io,
+            conn,
+            out: OutputBuffer::new(),
+            read_size: DEFAULT_READ_SIZE,
+            pending: None,
+            transport_closed: false,
+            read_eof: false,
+            timer: None,
+            timer_at: None,
+            last_io: Instant::now(),
+            release_at: None,
+            stop: None,
+            progress: 0,
+        }
+    }
+
+    /// The next event, or `None` once the transport is closed.
+    ///
+    /// An event already received is returned at once, without waiting to write: the
+    /// answers queued while handling a burst of input (pongs, echoes queued with
+    /// `WebSocket::queue`) go out together, in one write, when the input runs out and
+    /// before waiting for more (or sooner, best effort, once more than
+    /// [`WRITE_HIGH_WATER`] bytes wait).
+    ///
+    /// Writing is best effort here: output that cannot be written now (the peer is not
+    /// reading) never stops reading, or a peer that waits for us to read before it reads
+    /// would deadlock with us. What stays unwritten goes out with the next write; it is
+    /// `queue` and `send` that wait for the peer to read.
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Event>, Error>> {
+        loop {
+            if self.pending.is_none() {
+                self.pending = self.conn.poll_event();
+            }
+            if matches!(&self.pending, Some(e) if !matches!(e, Event::Closed(_))) {
+                if self.unwritten() > WRITE_HIGH_WATER {
+                    if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+                        return Poll::Ready(Err(e));
+                    }
+                }
+                return Poll::Ready(Ok(self.pending.take()));
+            }
+            // Before waiting for input, write what was queued; with the last event,
+            // close the transport when it is time: a handler that stops at
+            // `Event::Closed` still leaves the peer a clean shutdown.
+            let flushed = match self.poll_flush(cx) {
+                Poll::Ready(result) => {
+                    result?;
+                    true
+                }
+                Poll::Pending => false,
+            };
+            if self.conn.should_abort_transport() {
+                // The peer did not take our last bytes in time: drop them.
+                self.out.clear();
+                ready!(self.poll_shutdown(cx))?;
+            } else if flushed && self.conn.should_close_transport() {
+                ready!(self.poll_shutdown(cx))?;
+            }
+            if let Some(event) = self.pending.take() {
+                return Poll::Ready(Ok(Some(event)));
+            }
+            if self.transport_closed {
+                return Poll::Ready(Ok(None));
+            }
+            ready!(self.poll_input(cx))?;
+        }
+    }
+
+    /// Waits for bytes, the next timer or the server's stop, and feeds the connection.
+    fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if let Some(stop) = &mut self.stop {
+            if stop.as_mut().poll(cx).is_ready() {
+                self.stop = None;
+                // Refused only when the connection is already closing.
+                let _ = self.conn.close(CloseCode::GOING_AWAY, "server stopping");
+                return Poll::Ready(Ok(()));
+            }
+        }
+        if self.poll_timers(cx) {
+            return Poll::Ready(Ok(()));
+        }
+        if self.read_eof {
+            // Only writing (registered by the flush) or the timer can move us on.
+            return Poll::Pending;
+        }
+        let now = Instant::now();
+        let read = if self.conn.read_buffer().capacity() == 0 {
+            // No buffer (a new connection, or one whose idle buffers were released):
+            // wait for the bytes in a scratch buffer on the stack, so an idle connection
+            // holds no read buffer while it waits.
+            let mut scratch = [0u8; SCRATCH_SIZE];
+            ready!(Pin::new(&mut self.io).poll_read(cx, &mut scratch)).inspect(|&n| {
+                if n > 0 {
+                    self.conn.read_buffer().extend_from_slice(&scratch[..n]);
+                    self.conn.handle_read(now);
+                }
+            })
+        } else {
+            // Straight into the connection's buffer; `read_with` takes note of the
+            // bytes, and leaves the buffer as it was when the transport is not ready.
+            let io = &mut self.io;
+            let read = self.conn.read_with(self.read_size, now, |room| {
+                match Pin::new(io).poll_read(cx, room) {
+                    Poll::Ready(result) => result.map_err(ReadError::Io),
+                    Poll::Pending => Err(ReadError::Pending),
+                }
+            });
+            match read {
+                Ok(n) => Ok(n),
+                Err(ReadError::Pending) => return Poll::Pending,
+                Err(ReadError::Io(e)) => Err(e),
+            }
+        };
+        self.progress += 1;
+        match read {
+            Ok(0) => self.eof(),
+            Ok(_) => self.last_io = now,
+            Err(e) if is_disconnect(&e) => self.eof(),
+            Err(e) => return Poll::Ready(Err(e.into())),
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Runs the connection's timers and the release of idle buffers on one `Timer`;
+    /// true when one fired.
+    ///
+    /// The idle check is armed once per idle period and re-armed from the last read
+    /// when it fires early, rather than moved on every read.
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.release_at.is_none() && (self.conn.buffer_capacity() > 0 || self.out.capacity() > 0)
+        {
+            self.release_at = Some(self.last_io + IDLE_RELEASE);
+        }
+        let deadline = match (self.conn.poll_timeout(), self.release_at) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(at) => at,
+                None => return false,
+            },
+        };
+        match &mut self.timer {
+            Some(_) if self.timer_at == Some(deadline) => {}
+            Some(timer) => timer.set_at(deadline),
+            None => self.timer = Some(Timer::at(deadline)),
+        }
+        self.timer_at = Some(deadline);
+        let Some(timer) = &mut self.timer else {
+            return false;
+        };
+        if Pin::new(timer).poll(cx).is_pending() {
+            return false;
+        }
+        // A fired timer stays silent until it is set again.
+        self.timer_at = None;
+        let now = Instant::now();
+        if self.release_at.is_some_and(|at| now >= at) {
+            if now >= self.last_io + IDLE_RELEASE {
+                self.conn.release_buffers();
+                self.out.shrink();
+                // What still holds memory holds data (a partial frame, bytes the peer
+                // has not taken): look again one period later, not in a loop.
+                self.release_at = (self.conn.buffer_capacity() > 0 || self.out.capacity() > 0)
+                    .then(|| now + IDLE_RELEASE);
+            } else {
+                self.release_at = Some(self.last_io + IDLE_RELEASE);
+            }
+        }
+        self.progress += 1;
+        // Spurious calls are harmless when it was only the idle check.
+        self.conn.handle_timeout(now);
+        true
+    }
+
+    fn eof(&mut self) {
+        self.read_eof = true;
+        self.conn.handle_eof(Instant::now());
+    }
+
+    /// Bytes queued or encoded and not yet written.
+    pub(crate) fn unwritten(&self) -> usize {
+        self.out.len() + self.conn.buffered_amount()
+    }
+
+    /// Writes everything the connection has to send.
+    ///
+    /// `futures-io` has no `is_write_vectored`: a transport without vectored writes
+    /// takes the first slice (the trait's default), which is the plain write.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.transport_closed {
+            return Poll::Ready(Ok(()));
+        }
+        loop {
+            if self.out.is_empty() && self.conn.poll_transmit_into(&mut self.out) == 0 {
+                break;
+            }
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let n = self.out.io_slices(&mut slices);
+            let written = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n]));
+            match written {
+                Ok(0) => return Poll::Ready(self.write_failed(ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    self.last_io = Instant::now();
+                    self.out.advance(n.min(self.out.len()));
+                    self.progress += 1;
+                }
+                Err(e) => return Poll::Ready(self.write_failed(e)),
+            }
+        }
+        match ready!(Pin::new(&mut self.io).poll_flush(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(self.write_failed(e)),
+        }
+    }
+
+    /// The transport cannot be written any more. A peer that is gone is an end of
+    /// stream (the events already received still come out, then `Closed`); any other
+    /// error is reported, once.
+    fn write_failed(&mut self, e: io::Error) -> Result<(), Error> {
+        self.transport_closed = true;
+        self.progress += 1;
+        self.out.clear();
+        self.read_eof = true;
+        self.conn.handle_eof(Instant::now());
+        if is_disconnect(&e) {
+            Ok(())
+        } else {
+            Err(e.into())
+        }
+    }
+
+    /// Closes the transport (TLS close_notify and FIN), once.
+    pub(crate) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.transport_closed {
+            return Poll::Ready(Ok(()));
+        }
+        let result = ready!(Pin::new(&mut self.io).poll_close(cx));
+        self.transport_closed = true;
+        self.progress += 1;
+        match result {
+            Err(e) if !is_disconnect(&e) => Poll::Ready(Err(e.into())),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// Errors that mean the peer is gone rather than that something is broken here
+/// (`UnexpectedEof`: a TLS peer that closed TCP without a close_notify).
+fn is_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionReset
+            | ErrorKind::BrokenPipe
+            | ErrorKind::NotConnected
+            | ErrorKind::UnexpectedEof
+    )
+}

@@ -1,0 +1,157 @@
+//! WebSocket (RFC 6455) client and server on `futures-io` streams: async-std, smol, and
+//! any executor.
+//!
+//! A thin driver of the [`ws_proto`] sans-IO core: every protocol decision (framing,
+//! masking, UTF-8, ping and close answers, limits, timers) is made there, and this
+//! crate only moves bytes and reads the clock. It is written against the
+//! [`futures_io::AsyncRead`] / [`futures_io::AsyncWrite`] traits, so one code path
+//! serves async-std's and smol's streams, TLS streams from futures-rustls, and any other
+//! `futures-io` stream. Timers are [`async_io::Timer`]s, and [`connect`] and the
+//! servers use [`async_net`]'s TCP types: both run on the `async-io` reactor that
+//! async-std and smol share, so nothing here is tied to one executor (the servers take
+//! a [`Spawn`] function for their connection tasks).
+//!
+//! The API follows the OCaml `websocket-lwt-unix` library:
+//!
+//! | OCaml | here |
+//! |---|---|
+//! | `connect` | [`connect`] (`ws://` and `wss://`), [`client`] over any stream |
+//! | `establish_server` / `establish_standard_server` | [`establish_server`] (raw policy) / [`establish_standard_server`], [`accept`] for one stream |
+//! | `Connected_client.send` / `send_multiple` / `recv` | [`WebSocket::send`] / [`WebSocket::send_multiple`] / [`WebSocket::recv`] |
+//! | `http_request` / `source` / `make_standard` | [`WebSocket::http_request`] / [`WebSocket::peer_addr`] / [`WebSocket::make_standard`] |
+//! | `write` / `close_transport` | [`WebSocket::send_frame`] / [`WebSocket::close_transport`] |
+//! | `with_connection` (a receive and a send half) | [`WebSocket::split`] into [`WsReader`] and [`WsWriter`] |
+//! | `mk_frame_stream` | [`WebSocket`] and [`WsReader`] are `Stream`s of events that end after the close; [`WebSocket`] and [`WsWriter`] are `Sink`s of messages |
+//!
+//! # A server on async-std
+//!
+//! ```no_run
+//! use ws_async_std::{Event, ServerOptions, establish_standard_server};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! async_std::task::block_on(async {
+//!     let listener = ws_async_std::async_net::TcpListener::bind("127.0.0.1:9001").await?;
+//!     // Runs until this future completes (a Ctrl-C handler, a channel...).
+//!     let stop = std::future::pending::<()>();
+//!     establish_standard_server(listener, ServerOptions::default(), stop, |mut ws| async move {
+//!         while let Ok(Some(event)) = ws.recv().await {
+//!             if let Event::Message(message) = event {
+//!                 // `queue`: the answers to a burst of messages go out in one write.
+//!                 if ws.queue(message).await.is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         }
+//!     })
+//!     .await
+//! })
+//! # }
+//! ```
+//!
+//! # A server on smol
+//!
+//! The same, with the connections spawned on smol's executor (the default spawns on
+//! async-std's when the `async-std` feature is on; see [`ServerOptions::spawn`]):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use ws_async_std::{ServerOptions, establish_standard_server};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! smol::block_on(async {
+//!     let options = ServerOptions {
+//!         spawn: Arc::new(|task| smol::spawn(task).detach()),
+//!         ..ServerOptions::default()
+//!     };
+//!     let addr: std::net::SocketAddr = "127.0.0.1:9001".parse().unwrap();
+//!     let stop = std::future::pending::<()>();
+//!     establish_standard_server(addr, options, stop, |mut ws| async move {
+//!         while let Ok(Some(message)) = ws.recv_message().await {
+//!             if ws.queue(message).await.is_err() {
+//!                 break;
+//!             }
+//!         }
+//!     })
+//!     .await
+//! })
+//! # }
+//! ```
+//!
+//! # A client
+//!
+//! ```no_run
+//! use ws_async_std::{CloseCode, ConnectOptions, Message, connect};
+//!
+//! # fn main() -> Result<(), ws_async_std::Error> {
+//! // `smol::block_on` works the same.
+//! async_std::task::block_on(async {
+//!     let mut ws = connect("ws://127.0.0.1:9001/", ConnectOptions::default()).await?;
+//!     ws.send("hello").await?;
+//!     if let Some(Message::Text(text)) = ws.recv_message().await? {
+//!         println!("{text}");
+//!     }
+//!     ws.close(CloseCode::NORMAL, "").await
+//! })
+//! # }
+//! ```
+//!
+//! Over a stream you connected yourself (an async-std or smol `TcpStream`, a Unix
+//! socket...), [`client`] performs the opening handshake, and [`accept`] is the
+//! server's.
+//!
+//! # Features
+//!
+//! - `rustls` (default): `wss://` for clients and TLS for servers, with rustls (ring
+//!   provider, through futures-rustls) and the webpki root certificates; [`tls`] builds
+//!   configurations, and [`ConnectOptions::tls`] / [`ServerOptions::tls`] take your own.
+//! - `async-std` (default): servers spawn their connections with
+//!   `async_std::task::spawn`.
+//! - `smol` (off): without `async-std`, servers spawn their connections on smol's
+//!   global executor.
+//!
+//! With neither runtime feature, servers run each connection on a thread of its own
+//! (`async_io::block_on`) unless [`ServerOptions::spawn`] says otherwise; the client
+//! and the socket need no runtime feature at all.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::time::Duration;
+
+mod client;
+mod driver;
+mod error;
+mod server;
+mod socket;
+mod split;
+mod stream;
+#[cfg(feature = "rustls")]
+pub mod tls;
+
+/// The TCP types [`connect`] and the servers use (on the `async-io` reactor).
+pub use async_net;
+pub use client::{ConnectOptions, client, connect};
+pub use error::Error;
+#[cfg(feature = "rustls")]
+pub use futures_rustls::rustls;
+pub use server::{
+    CheckRequest, Listen, OnError, SelectSubprotocol, ServerOptions, Spawn, accept,
+    establish_server, establish_standard_server,
+};
+pub use socket::{Parts, WebSocket};
+pub use split::{WsReader, WsWriter};
+pub use stream::MaybeTlsStream;
+
+pub use ws_proto;
+pub use ws_proto::{
+    CloseCode, CloseFrame, CloseReason, Config, Event, Frame, KeepAlive, Message, OpCode, Policy,
+};
+
+/// `future`'s output, or `None` if `limit` passes first.
+pub(crate) async fn timeout<T>(limit: Duration, future: impl Future<Output = T>) -> Option<T> {
+    futures_lite::future::or(async { Some(future.await) }, async {
+        async_io::Timer::after(limit).await;
+        None
+    })
+    .await
+}

@@ -1,0 +1,252 @@
+//! The connected socket.
+
+use std::future::poll_fn;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_sink::Sink;
+use ws_proto::{CloseCode, Connection, Event, Frame, Message, Policy, State};
+
+use crate::Error;
+use crate::driver::{Driver, StopSignal, WRITE_HIGH_WATER};
+use crate::split::{WsReader, WsWriter, split};
+
+/// What the opening handshake left behind, for [`WebSocket::from_parts`].
+#[derive(Debug, Default, Clone)]
+pub struct Parts {
+    /// The opening request (server side).
+    pub request: Option<http::Request<()>>,
+    /// The peer's address, when the transport has one.
+    pub peer_addr: Option<SocketAddr>,
+    /// The negotiated subprotocol.
+    pub subprotocol: Option<String>,
+}
+
+/// Above this many queued payload bytes, `Sink::poll_ready` writes before accepting more.
+pub(crate) const SINK_HIGH_WATER: usize = 128 * 1024;
+
+/// A WebSocket connection over a `futures-io` stream (async-std, smol, TLS...), client
+/// or server.
+///
+/// Every method is a loop around a [`ws_proto::Connection`]: the protocol (answers to
+/// pings and closes, limits, timers) lives there. The bytes not yet written and the
+/// partial frames live in this value, not in a future, so every method is cancel safe:
+/// drop its future (when it loses a race, with `futures_lite::future::or` or a
+/// `select!`) and nothing is lost.
+///
+/// It is also a [`Stream`] of events that ends after [`Event::Closed`] (the OCaml
+/// `mk_frame_stream`) and a [`Sink`] of messages; [`split`](Self::split) gives a reader
+/// and a writer for two tasks.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    driver: Driver<S>,
+    parts: Parts,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Wraps a transport whose opening handshake is done. `leftover` are the bytes that
+    /// came after the handshake.
+    pub fn from_parts(io: S, mut conn: Connection, leftover: &[u8], parts: Parts) -> Self {
+        if !leftover.is_empty() {
+            conn.handle_input(leftover, Instant::now());
+        }
+        Self {
+            driver: Driver::new(io, conn),
+            parts,
+        }
+    }
+
+    /// Sets how many bytes one read asks the transport for (16 KiB by default).
+    pub fn set_read_size(&mut self, bytes: usize) {
+        self.driver.read_size = bytes.max(1);
+    }
+
+    pub(crate) fn set_stop_signal(&mut self, stop: StopSignal) {
+        self.driver.stop = Some(stop);
+    }
+
+    pub(crate) fn set_peer_addr(&mut self, addr: Option<SocketAddr>) {
+        self.parts.peer_addr = addr;
+    }
+
+    /// The opening request, on the server side (the OCaml `http_request`).
+    pub fn http_request(&self) -> Option<&http::Request<()>> {
+        self.parts.request.as_ref()
+    }
+
+    /// The peer's address (the OCaml `source`).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.parts.peer_addr
+    }
+
+    /// The subprotocol the handshake settled on.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.parts.subprotocol.as_deref()
+    }
+
+    /// The protocol machine, for what this type does not wrap.
+    pub fn connection(&self) -> &Connection {
+        &self.driver.conn
+    }
+
+    /// Turns the standard replies on: a Pong for every Ping, a Close for a Close (the
+    /// OCaml `make_standard`). It applies from the next frame header; a fragmented
+    /// message the raw policy let through is not continued under the standard one
+    /// (its next fragment fails the connection), so switch between messages.
+    pub fn make_standard(&mut self) {
+        self.driver.conn.set_policy(Policy::Standard);
+    }
+
+    /// Splits the socket into a reader and a writer that two tasks can use at once;
+    /// answers to pings and closes still go out while only the reader runs.
+    pub fn split(self) -> (WsReader<S>, WsWriter<S>) {
+        split(self.driver, self.parts)
+    }
+
+    /// The next event: a message, a ping or pong, a raw frame, or
+    /// [`Event::Closed`] (then `Ok(None)` forever after).
+    ///
+    /// Cancel safe.
+    pub async fn recv(&mut self) -> Result<Option<Event>, Error> {
+        poll_fn(|cx| self.driver.poll_recv(cx)).await
+    }
+
+    /// The next message, skipping pings and pongs (already answered under the standard
+    /// policy); `None` once the connection is over.
+    ///
+    /// Cancel safe.
+    pub async fn recv_message(&mut self) -> Result<Option<Message>, Error> {
+        while let Some(event) = self.recv().await? {
+            if let Event::Message(message) = event {
+                return Ok(Some(message));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Queues a message and writes it.
+    pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        self.driver.conn.send(message)?;
+        self.flush().await
+    }
+
+    /// Queues a message, and writes only if more than 128 KiB already wait: the
+    /// message goes out with the next [`flush`](Self::flush) or `send`, or when
+    /// [`recv`](Self::recv) has handled all the input received so far and is about to
+    /// wait for more. An echo or request-response loop that `queue`s its answers
+    /// therefore writes the answers to a burst of messages with one system call
+    /// instead of one each, and still waits (like `send`) for a peer that does not
+    /// read, so its queue cannot grow without bound.
+    ///
+    /// ```no_run
+    /// # async fn f(mut ws: ws_async_std::WebSocket<ws_async_std::async_net::TcpStream>) -> Result<(), ws_async_std::Error> {
+    /// while let Some(message) = ws.recv_message().await? {
+    ///     ws.queue(message).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn queue(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        if self.driver.unwritten() > WRITE_HIGH_WATER {
+            self.flush().await?;
+        }
+        Ok(self.driver.conn.send(message)?)
+    }
+
+    /// Queues several messages and writes them together, in as few writes as the
+    /// connection's write chunk allows (the OCaml `send_multiple`).
+    pub async fn send_multiple<M: Into<Message>>(
+        &mut self,
+        messages: impl IntoIterator<Item = M>,
+    ) -> Result<(), Error> {
+        for message in messages {
+            self.driver.conn.send(message)?;
+        }
+        self.flush().await
+    }
+
+    /// Queues one frame as it is and writes it (the OCaml `write`).
+    pub async fn send_frame(&mut self, frame: Frame) -> Result<(), Error> {
+        self.driver.conn.send_frame(frame)?;
+        self.flush().await
+    }
+
+    /// Sends a Ping.
+    pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
+        self.driver.conn.ping(payload)?;
+        self.flush().await
+    }
+
+    /// The full closing handshake: sends a Close after everything queued, waits for the
+    /// peer's (events that arrive meanwhile are dropped), and closes the transport.
+    /// Calling it again, or after the peer closed, just finishes what is left.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.send_close(code, reason).await?;
+        while self.recv().await?.is_some() {}
+        Ok(())
+    }
+
+    /// Starts the closing handshake and returns: keep calling [`recv`](Self::recv) to
+    /// get what the peer still sends, then [`Event::Closed`], then `None`. Once the
+    /// handshake has started (from either side), only flushes.
+    pub async fn send_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.driver.conn.state() == State::Open {
+            self.driver.conn.close(code, reason)?;
+        }
+        self.flush().await
+    }
+
+    /// Closes the transport at once, without a closing handshake (the OCaml
+    /// `close_transport`).
+    pub async fn close_transport(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.driver.poll_shutdown(cx)).await
+    }
+
+    /// Writes everything queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.driver.poll_flush(cx)).await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
+    type Item = Result<Event, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().driver.poll_recv(cx).map(Result::transpose)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin, M: Into<Message>> Sink<M> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let driver = &mut self.get_mut().driver;
+        if driver.conn.buffered_amount() > SINK_HIGH_WATER {
+            ready!(driver.poll_flush(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: M) -> Result<(), Error> {
+        Ok(self.get_mut().driver.conn.send(message)?)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().driver.poll_flush(cx)
+    }
+
+    /// Sends a normal Close (1000) if none was sent, then runs the closing handshake to
+    /// its end, dropping what still arrives.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let driver = &mut self.get_mut().driver;
+        if driver.conn.state() == State::Open {
+            driver.conn.close(CloseCode::NORMAL, "")?;
+        }
+        while ready!(driver.poll_recv(cx))?.is_some() {}
+        Poll::Ready(Ok(()))
+    }
+}
