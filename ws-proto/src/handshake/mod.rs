@@ -17,7 +17,7 @@ mod server;
 pub use client::{ClientHandshake, ClientOptions, ClientResponse, Target};
 pub use server::{
     ServerHandshake, UpgradeRequest, accept_response, error_response, requested_subprotocols,
-    validate_request, write_response,
+    unavailable_response, validate_request, write_response,
 };
 
 use base64::Engine;

@@ -193,6 +193,23 @@ pub fn error_response(error: &RequestError) -> (Response<()>, Bytes) {
     (response, body)
 }
 
+/// The answer of a server that cannot take one more connection (503 Service
+/// Unavailable, `Retry-After: 1`), for an adapter that bounds its connections.
+pub fn unavailable_response() -> (Response<()>, Bytes) {
+    let body = Bytes::from_static(b"the server is serving its maximum number of connections\n");
+    let mut response = Response::new(());
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    (response, body)
+}
+
 /// Appends a response head (and `body`) in HTTP/1.1 wire form to `out`.
 pub fn write_response(response: &Response<()>, body: &[u8], out: &mut Vec<u8>) {
     let status = response.status();
@@ -265,6 +282,26 @@ mod tests {
 
     fn parse(text: &str) -> Result<Option<UpgradeRequest>, RequestError> {
         ServerHandshake::default().handle_input(text.as_bytes())
+    }
+
+    #[test]
+    fn the_unavailable_answer_is_a_complete_503() {
+        let (response, body) = unavailable_response();
+        let mut out = Vec::new();
+        write_response(&response, &body, &mut out);
+        let mut headers = [httparse::EMPTY_HEADER; 8];
+        let mut parsed = httparse::Response::new(&mut headers);
+        let head = parsed.parse(&out).unwrap().unwrap();
+        assert_eq!(parsed.code, Some(503));
+        let length = parsed
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("content-length"));
+        assert_eq!(
+            length.map(|h| h.value),
+            Some(body.len().to_string().as_bytes())
+        );
+        assert_eq!(&out[head..], &body[..]);
     }
 
     #[test]

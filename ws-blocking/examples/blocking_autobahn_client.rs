@@ -1,0 +1,47 @@
+//! The client the Autobahn|Testsuite fuzzing server tests: runs every case it offers
+//! (echoing every message), then asks it to write the reports.
+//!
+//! ```sh
+//! cargo run --release -p ws-blocking --example blocking_autobahn_client -- ws://HOST:PORT [AGENT]
+//! ```
+
+use ws_blocking::{ConnectOptions, Message, connect};
+
+fn main() -> Result<(), ws_blocking::Error> {
+    let base = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "ws://127.0.0.1:9001".into());
+    let agent = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "ws-blocking".into());
+
+    let mut ws = connect(&format!("{base}/getCaseCount"), ConnectOptions::default())?;
+    let count: u32 = match ws.recv_message()? {
+        Some(Message::Text(text)) => text.parse().unwrap_or(0),
+        _ => 0,
+    };
+    while ws.recv()?.is_some() {}
+    eprintln!("{count} cases");
+
+    for case in 1..=count {
+        let url = format!("{base}/runCase?case={case}&agent={agent}");
+        if let Err(e) = echo(&url) {
+            eprintln!("case {case}: {e}");
+        }
+    }
+
+    let mut ws = connect(
+        &format!("{base}/updateReports?agent={agent}"),
+        ConnectOptions::default(),
+    )?;
+    while ws.recv()?.is_some() {}
+    Ok(())
+}
+
+fn echo(url: &str) -> Result<(), ws_blocking::Error> {
+    let mut ws = connect(url, ConnectOptions::default())?;
+    while let Some(message) = ws.recv_message()? {
+        ws.send(message)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! An echo server with the default options (so the Origin == Host check is on), one
+//! thread per connection: every message comes back with its type.
+//!
+//! ```sh
+//! cargo run --release -p ws-blocking --example blocking_echo_server -- [ADDR] [--tls-cert PEM --tls-key PEM] [--subprotocols a,b]
+//! ```
+//!
+//! `ADDR` defaults to 127.0.0.1:9001. With a certificate chain and a key, it serves
+//! `wss://`. With `--subprotocols`, the first protocol the client offers that is in the
+//! list is selected. It runs until killed; a program that wants a graceful stop calls
+//! [`StopHandle::stop`](ws_blocking::StopHandle::stop) from another thread.
+
+use std::sync::Arc;
+
+use ws_blocking::{Event, ServerOptions, StopHandle, establish_standard_server};
+
+fn main() -> std::io::Result<()> {
+    let mut addr = "127.0.0.1:9001".to_owned();
+    let mut protocols: Vec<String> = Vec::new();
+    let (mut cert, mut key) = (None, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--subprotocols" => {
+                let list = args.next().unwrap_or_default();
+                protocols = list.split(',').map(str::to_owned).collect();
+            }
+            "--tls-cert" => cert = args.next(),
+            "--tls-key" => key = args.next(),
+            _ => addr = arg,
+        }
+    }
+    let tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some(
+            ws_blocking::tls::server_config_from_pem(cert, key).map_err(std::io::Error::other)?,
+        ),
+        (None, None) => None,
+        _ => {
+            eprintln!("--tls-cert and --tls-key go together");
+            std::process::exit(2);
+        }
+    };
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    let options = ServerOptions {
+        tls,
+        select_subprotocol: Arc::new(move |offered| {
+            offered
+                .iter()
+                .find(|p| protocols.iter().any(|q| q == *p))
+                .map(|p| (*p).to_owned())
+        }),
+        ..ServerOptions::default()
+    };
+    let listener = std::net::TcpListener::bind(&addr)?;
+    eprintln!("echo server on {scheme}://{}", listener.local_addr()?);
+    establish_standard_server(listener, options, StopHandle::new(), |mut ws| {
+        while let Ok(Some(event)) = ws.recv() {
+            // `queue`, not `send`: the answers to a burst of messages go out together,
+            // in one write, when `recv` runs out of input.
+            if let Event::Message(message) = event {
+                if ws.queue(message).is_err() {
+                    break;
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,268 @@
+//! The connected socket.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ws_proto::{CloseCode, Connection, Event, Frame, Message, Policy, State};
+
+use crate::Error;
+use crate::driver::{Driver, WRITE_HIGH_WATER};
+use crate::split::{WsReader, WsWriter, split};
+use crate::transport::Transport;
+
+/// What the opening handshake left behind, for [`WebSocket::from_parts`].
+#[derive(Debug, Default, Clone)]
+pub struct Parts {
+    /// The opening request (server side).
+    pub request: Option<http::Request<()>>,
+    /// The peer's address, when the transport has one.
+    pub peer_addr: Option<SocketAddr>,
+    /// The negotiated subprotocol.
+    pub subprotocol: Option<String>,
+}
+
+/// A WebSocket connection over a blocking stream, client or server.
+///
+/// Every method is a loop around a [`ws_proto::Connection`]: the protocol (answers to
+/// pings and closes, limits, timers) lives there. [`recv`](Self::recv) blocks in reads
+/// bounded by the connection's next deadline, so keepalive pings and the close timeout
+/// run while it waits; nothing else blocks except writing to a peer that does not
+/// read.
+///
+/// [`events`](Self::events) and [`messages`](Self::messages) are iterators that end
+/// after the close (the OCaml `mk_frame_stream`); [`split`](Self::split) gives a reader
+/// and a writer for two threads.
+///
+/// One thread both writing and reading can deadlock with a peer that does the same: if
+/// you send megabytes to a peer that echoes them while you are not reading, both
+/// sides end up blocked in writes. Split the socket and read on another thread then.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    driver: Driver<S>,
+    parts: Parts,
+}
+
+impl<S: Transport> WebSocket<S> {
+    /// Wraps a transport whose opening handshake is done. `leftover` are the bytes that
+    /// came after the handshake.
+    pub fn from_parts(io: S, mut conn: Connection, leftover: &[u8], parts: Parts) -> Self {
+        if !leftover.is_empty() {
+            conn.handle_input(leftover, Instant::now());
+        }
+        Self {
+            driver: Driver::new(io, conn),
+            parts,
+        }
+    }
+
+    /// Sets how many bytes one read asks the transport for (16 KiB by default).
+    pub fn set_read_size(&mut self, bytes: usize) {
+        self.driver.machine.read_size = bytes.max(1);
+    }
+
+    pub(crate) fn set_stop_flag(&mut self, stop: Arc<AtomicBool>) {
+        self.driver.machine.stop = Some(stop);
+    }
+
+    pub(crate) fn set_peer_addr(&mut self, addr: Option<SocketAddr>) {
+        self.parts.peer_addr = addr;
+    }
+
+    /// The opening request, on the server side (the OCaml `http_request`).
+    pub fn http_request(&self) -> Option<&http::Request<()>> {
+        self.parts.request.as_ref()
+    }
+
+    /// The peer's address (the OCaml `source`).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.parts.peer_addr
+    }
+
+    /// The subprotocol the handshake settled on.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.parts.subprotocol.as_deref()
+    }
+
+    /// The protocol machine, for what this type does not wrap.
+    pub fn connection(&self) -> &Connection {
+        &self.driver.machine.conn
+    }
+
+    /// The transport, for its settings (a write timeout, say). Reading or writing
+    /// through it would corrupt the stream.
+    pub fn get_ref(&self) -> &S {
+        &self.driver.output.io
+    }
+
+    /// Turns the standard replies on: a Pong for every Ping, a Close for a Close (the
+    /// OCaml `make_standard`). It applies from the next frame header, so switch between
+    /// messages.
+    pub fn make_standard(&mut self) {
+        self.driver.machine.conn.set_policy(Policy::Standard);
+    }
+
+    /// Splits the socket into a reader and a writer that two threads can use at once;
+    /// answers to pings and closes still go out while only the reader runs. Needs a
+    /// transport that can be cloned ([`Transport::try_clone`]): plain TCP and Unix
+    /// sockets, not TLS.
+    pub fn split(self) -> std::io::Result<(WsReader<S>, WsWriter<S>)> {
+        split(self.driver, self.parts)
+    }
+
+    /// The next event: a message, a ping or pong, a raw frame, or
+    /// [`Event::Closed`] (then `Ok(None)` forever after). Blocks until one comes.
+    pub fn recv(&mut self) -> Result<Option<Event>, Error> {
+        self.driver.recv(None)
+    }
+
+    /// [`recv`](Self::recv), giving up after `timeout` with [`Error::RecvTimeout`]
+    /// (nothing is lost: the next call goes on where this one stopped). For a thread
+    /// that also has other work, such as the lines typed in a terminal.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Event>, Error> {
+        self.driver.recv(Some(Instant::now() + timeout))
+    }
+
+    /// The next message, skipping pings and pongs (already answered under the standard
+    /// policy); `None` once the connection is over.
+    pub fn recv_message(&mut self) -> Result<Option<Message>, Error> {
+        while let Some(event) = self.recv()? {
+            if let Event::Message(message) = event {
+                return Ok(Some(message));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The events until the connection is over, as an iterator (the OCaml
+    /// `mk_frame_stream`): it ends after [`Event::Closed`], or after an error.
+    pub fn events(&mut self) -> Events<'_, S> {
+        Events {
+            ws: self,
+            done: false,
+        }
+    }
+
+    /// The messages until the connection is over, skipping pings and pongs.
+    pub fn messages(&mut self) -> Messages<'_, S> {
+        Messages {
+            events: self.events(),
+        }
+    }
+
+    /// Queues a message and writes it.
+    pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        self.driver.machine.conn.send(message)?;
+        self.flush()
+    }
+
+    /// Queues a message, and writes only if more than 128 KiB already wait: it goes
+    /// out with the next [`flush`](Self::flush) or `send`, or when [`recv`](Self::recv)
+    /// has handled all the input received so far and is about to block. An echo or
+    /// request-response loop that `queue`s its answers writes the answers to a burst of
+    /// messages with one system call.
+    pub fn queue(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        if self.driver.unwritten() > WRITE_HIGH_WATER {
+            self.flush()?;
+        }
+        Ok(self.driver.machine.conn.send(message)?)
+    }
+
+    /// Queues several messages and writes them together, in as few writes as the
+    /// connection's write chunk allows (the OCaml `send_multiple`).
+    pub fn send_multiple<M: Into<Message>>(
+        &mut self,
+        messages: impl IntoIterator<Item = M>,
+    ) -> Result<(), Error> {
+        for message in messages {
+            self.driver.machine.conn.send(message)?;
+        }
+        self.flush()
+    }
+
+    /// Queues one frame as it is and writes it (the OCaml `write`).
+    pub fn send_frame(&mut self, frame: Frame) -> Result<(), Error> {
+        self.driver.machine.conn.send_frame(frame)?;
+        self.flush()
+    }
+
+    /// Sends a Ping.
+    pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
+        self.driver.machine.conn.ping(payload)?;
+        self.flush()
+    }
+
+    /// The full closing handshake: sends a Close after everything queued, waits for the
+    /// peer's (events that arrive meanwhile are dropped), and closes the transport.
+    /// Calling it again, or after the peer closed, just finishes what is left.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.send_close(code, reason)?;
+        while self.recv()?.is_some() {}
+        Ok(())
+    }
+
+    /// Starts the closing handshake and returns: keep calling [`recv`](Self::recv) to
+    /// get what the peer still sends, then [`Event::Closed`], then `None`.
+    pub fn send_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.driver.machine.conn.state() == State::Open {
+            self.driver.machine.conn.close(code, reason)?;
+        }
+        self.flush()
+    }
+
+    /// Closes the transport at once, without a closing handshake (the OCaml
+    /// `close_transport`).
+    pub fn close_transport(&mut self) -> Result<(), Error> {
+        self.driver.shutdown()
+    }
+
+    /// Writes everything queued.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.driver.flush()
+    }
+}
+
+/// The events of a [`WebSocket`], until the connection is over.
+#[derive(Debug)]
+pub struct Events<'a, S> {
+    ws: &'a mut WebSocket<S>,
+    done: bool,
+}
+
+impl<S: Transport> Iterator for Events<'_, S> {
+    type Item = Result<Event, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.ws.recv().transpose();
+        // Fused: after the close or an error, nothing more.
+        if matches!(next, None | Some(Err(_)) | Some(Ok(Event::Closed(_)))) {
+            self.done = true;
+        }
+        next
+    }
+}
+
+/// The messages of a [`WebSocket`], until the connection is over.
+#[derive(Debug)]
+pub struct Messages<'a, S> {
+    events: Events<'a, S>,
+}
+
+impl<S: Transport> Iterator for Messages<'_, S> {
+    type Item = Result<Message, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.events.next()? {
+                Ok(Event::Message(message)) => return Some(Ok(message)),
+                Ok(_) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
