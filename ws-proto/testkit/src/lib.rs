@@ -1,0 +1,145 @@
+//! The integration tests every adapter's server must pass, written once.
+//!
+//! `ws-tokio`, `ws-async-std` and `ws-blocking` are loops around the same ws-proto
+//! core, so they must behave the same on the wire: echo messages of every size, refuse
+//! the same violations with the same close codes, answer the same bad requests with the
+//! same statuses, time out stalled handshakes, and stop cleanly. Rather than three
+//! copies of that suite drifting apart, each adapter describes how to start its server
+//! and this crate runs the cases against it.
+//!
+//! Everything here is blocking `std::net` with no async runtime: the suite must drive
+//! servers of every runtime from plain `#[test]` functions, and a runtime of its own
+//! would both favour one adapter and hide the adapter's scheduling behind its own.
+//! Every wait is bounded ([`client::WAIT`]), so a broken server fails a case instead of
+//! hanging the run.
+//!
+//! - [`client`]: a raw client that sends anything, malformed frames and requests
+//!   included, and reads frames exactly as the server wrote them;
+//! - [`suite`]: the cases, one public function each;
+//! - [`server_suite!`]: one `#[test]` per case, for an adapter's `tests/server_suite.rs`.
+//!
+//! # The server under test
+//!
+//! An adapter provides a [`Start`] function. Given a [`ServerSetup`], it must:
+//!
+//! - bind a listener on `127.0.0.1:0` *before returning*, so that the returned address
+//!   accepts connections at once;
+//! - run the adapter's `establish_standard_server` on it, with default options except
+//!   the setup's handshake timeout, on a thread (or runtime) of its own;
+//! - echo every message with `send`: Text as Text, Binary as Binary;
+//! - return a [`RunningServer`] whose `stop` triggers the server's stop signal and
+//!   returns at once, without waiting for the server to finish (the stop case answers
+//!   the server's Close 1001 only after `stop` returns).
+//!
+//! ```no_run
+//! use std::net::TcpListener;
+//! use std::sync::mpsc;
+//! use ws_testkit::{RunningServer, ServerSetup};
+//!
+//! fn start(setup: ServerSetup) -> RunningServer {
+//!     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     let (stop_tx, stop_rx) = mpsc::channel::<()>();
+//!     std::thread::spawn(move || {
+//!         // my_adapter::establish_standard_server(listener, options, stop_rx, echo)
+//!         # drop((listener, stop_rx, setup));
+//!     });
+//!     RunningServer {
+//!         addr,
+//!         stop: Box::new(move || {
+//!             let _ = stop_tx.send(());
+//!         }),
+//!     }
+//! }
+//!
+//! ws_testkit::server_suite!(start);
+//! # fn main() {}
+//! ```
+
+pub mod client;
+pub mod suite;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// What a case asks of the server it starts. Everything else is the adapter's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSetup {
+    /// How long a client has to send its opening request. The timeout cases set a short
+    /// one; the others keep the 10 s default, long enough never to matter.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for ServerSetup {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A server the adapter started for one case.
+pub struct RunningServer {
+    /// Where it listens; it accepts connections from the moment the start function
+    /// returns.
+    pub addr: SocketAddr,
+    /// Triggers the server's stop signal and returns without waiting: the server then
+    /// stops accepting and closes live connections with 1001. Called once, at the end
+    /// of every case (or in the middle of the stop case).
+    pub stop: Box<dyn FnOnce() + Send>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an adapter starts its echo server for a case (see the crate documentation for
+/// what it must do).
+pub type Start = fn(ServerSetup) -> RunningServer;
+
+/// Expands to one `#[test]` per case of [`suite`], each calling the case with the
+/// given [`Start`] function, so that a failing case is reported by its own name.
+///
+/// ```ignore
+/// ws_testkit::server_suite!(start);
+/// ```
+///
+/// Use it once per test file, at the top level: the tests are named after the cases.
+#[macro_export]
+macro_rules! server_suite {
+    ($start:expr) => {
+        $crate::server_suite!(@cases $start;
+            echo_text_of_every_size,
+            echo_binary_of_every_size,
+            fragmented_message_is_echoed_whole,
+            ping_is_answered_with_its_payload,
+            close_is_answered_with_1000,
+            unmasked_frame_is_refused_with_1002,
+            reserved_opcode_is_refused_with_1002,
+            rsv_bits_are_refused_with_1002,
+            invalid_utf8_is_refused_with_1007,
+            oversized_message_is_refused_with_1009_from_its_header,
+            invalid_close_code_is_refused_with_1002,
+            foreign_origin_is_refused_with_403,
+            wrong_version_is_refused_with_426_naming_13,
+            post_is_refused_with_405,
+            missing_key_is_refused_with_400,
+            stalled_handshake_is_dropped_after_the_timeout,
+            handshake_timeout_spares_open_connections,
+            stop_sends_1001_and_refuses_new_clients,
+            concurrent_clients_get_their_own_echoes,
+        );
+    };
+    (@cases $start:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::suite::$case($start);
+            }
+        )*
+    };
+}
