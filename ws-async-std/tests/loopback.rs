@@ -12,7 +12,7 @@ use ws_async_std::ws_proto::handshake::ClientOptions;
 use ws_async_std::ws_proto::{Connection, Rejection, ResponseError, Role};
 use ws_async_std::{
     CloseCode, CloseFrame, CloseReason, Config, ConnectOptions, Error, Event, Message, Parts,
-    ServerOptions, WebSocket, connect, establish_standard_server,
+    ServerOptions, WebSocket, connect, establish_server, establish_standard_server,
 };
 
 #[macro_use]
@@ -40,6 +40,8 @@ on_both_runtimes!(
     queued_answers_to_a_pipelined_burst_all_arrive_in_order,
     queue_waits_for_a_peer_that_does_not_read,
     a_client_over_a_stream_of_the_runtimes_own,
+    the_raw_policy_answers_nothing_on_the_handlers_behalf,
+    the_default_spawn_runs_connections,
 );
 
 async fn echo_of_text_and_binary_from_0_bytes_to_16_mib(rt: Runtime) {
@@ -542,6 +544,85 @@ async fn a_client_over_a_stream_of_the_runtimes_own(rt: Runtime) {
                 ws.close(CloseCode::NORMAL, "").await.unwrap();
             }
         }
+    })
+    .await;
+}
+
+/// `establish_server` hands every frame up as it came: a Ping reaches the handler, and
+/// no Pong goes out unless the handler sends one.
+async fn the_raw_policy_answers_nothing_on_the_handlers_behalf(rt: Runtime) {
+    limit(LIMIT, async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (_stop_tx, stop_rx) = async_channel::bounded::<()>(1);
+        let options = ServerOptions {
+            spawn: rt.spawner(),
+            ..ServerOptions::default()
+        };
+        let stop = async move {
+            let _ = stop_rx.recv().await;
+        };
+        rt.spawn(async move {
+            establish_server(listener, options, stop, |mut ws| async move {
+                while let Ok(Some(event)) = ws.recv().await {
+                    let said = format!("{event:?}");
+                    if ws.send(said).await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await
+            .unwrap();
+        });
+        let mut ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+        ws.ping(&b"raw"[..]).await.unwrap();
+        let event = ws.recv().await.unwrap().unwrap();
+        let Event::Message(Message::Text(text)) = event else {
+            panic!("{event:?}");
+        };
+        // The raw frame, as it came; a Pong would have come first.
+        assert!(
+            text.starts_with("Frame(") && text.contains("opcode: Ping"),
+            "{text}"
+        );
+    })
+    .await;
+}
+
+/// `ServerOptions::default().spawn`: async-std's executor with the `async-std` feature,
+/// smol's with `smol` alone, a thread per connection with neither.
+async fn the_default_spawn_runs_connections(_rt: Runtime) {
+    limit(LIMIT, async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = async_channel::bounded::<()>(1);
+        let stop = async move {
+            let _ = stop_rx.recv().await;
+        };
+        let server =
+            establish_standard_server(listener, ServerOptions::default(), stop, support::echo);
+        let client = async {
+            let mut ws = connect(&format!("ws://{addr}/"), ConnectOptions::default())
+                .await
+                .unwrap();
+            ws.send("spawned").await.unwrap();
+            assert_eq!(ws.recv_message().await.unwrap(), Some("spawned".into()));
+            stop_tx.send(()).await.unwrap();
+            // The server's stop reaches the connection: 1001.
+            let event = ws.recv().await.unwrap();
+            assert!(
+                matches!(
+                    &event,
+                    Some(Event::Closed(CloseReason::Handshake { peer: Some(frame), .. }))
+                        if frame.code == CloseCode::GOING_AWAY
+                ),
+                "{event:?}"
+            );
+        };
+        let (served, ()) = futures_lite::future::zip(server, client).await;
+        served.unwrap();
     })
     .await;
 }
