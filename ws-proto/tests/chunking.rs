@@ -205,8 +205,7 @@ fn read_with_gives_the_same_events_as_handle_input() {
             max_message_size: 64 << 10,
             ..Config::default()
         };
-        let mut conn =
-            Connection::with_entropy(role, config, now, Box::new(SeededEntropy::new(1)));
+        let mut conn = Connection::with_entropy(role, config, now, Box::new(SeededEntropy::new(1)));
         let (mut events, mut out) = (Vec::new(), Vec::new());
         let mut at = 0;
         while at < wire.len() {
