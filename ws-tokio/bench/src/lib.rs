@@ -26,6 +26,9 @@ pub const SERVERS: &[&str] = &[
 /// The clients the matrix compares.
 pub const CLIENTS: &[&str] = &["ours", "tungstenite", "fastwebsockets", "tokio-websockets"];
 
+/// The blocking servers and clients (`matrix blocking`): a thread per connection.
+pub const BLOCKING: &[&str] = &["ours-blocking", "tungstenite-blocking"];
+
 /// One binary WebSocket frame with `size` payload bytes; masked with a fixed key when
 /// `masked` (a client frame), plain otherwise.
 pub fn frame(size: usize, masked: bool) -> Vec<u8> {

@@ -112,3 +112,55 @@ async fn tokio_websockets(stream: TcpStream) -> Result<(), Box<dyn std::error::E
     }
     Ok(())
 }
+
+/// Serves echo connections on `listener` with blocking implementation `which`, a
+/// thread per connection, forever.
+pub fn run_blocking(which: &str, listener: std::net::TcpListener) -> io::Result<()> {
+    match which {
+        "ours-blocking" => ours_blocking(listener),
+        "tungstenite-blocking" => {
+            for stream in listener.incoming() {
+                let stream = stream?;
+                stream.set_nodelay(true)?;
+                std::thread::spawn(move || {
+                    let _ = tungstenite_blocking(stream);
+                });
+            }
+            Ok(())
+        }
+        other => Err(io::Error::other(format!("unknown implementation {other}"))),
+    }
+}
+
+/// Whether `which` is one of the blocking servers.
+pub fn is_blocking(which: &str) -> bool {
+    crate::BLOCKING.contains(&which)
+}
+
+/// Our blocking echo loop: `queue`, like the `blocking_echo_server` example.
+fn ours_blocking(listener: std::net::TcpListener) -> io::Result<()> {
+    use ws_blocking::{Event, ServerOptions, StopHandle, establish_standard_server};
+    let options = ServerOptions {
+        max_connections: 100_000,
+        ..ServerOptions::default()
+    };
+    establish_standard_server(listener, options, StopHandle::new(), |mut ws| {
+        while let Ok(Some(event)) = ws.recv() {
+            if let Event::Message(message) = event {
+                if ws.queue(message).is_err() {
+                    break;
+                }
+            }
+        }
+    })
+}
+
+fn tungstenite_blocking(stream: std::net::TcpStream) -> Result<(), Box<dyn std::error::Error>> {
+    let mut ws = tungstenite::accept(stream)?;
+    loop {
+        let message = ws.read()?;
+        if message.is_binary() || message.is_text() {
+            ws.send(message)?;
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! A client on one of the implementations under test, against the neutral server:
 //!
 //! ```sh
-//! client <ours|tungstenite|fastwebsockets|tokio-websockets> URL SIZE CONNS WINDOW WARMUP_SECS SECS
+//! client <ours|tungstenite|fastwebsockets|tokio-websockets|ours-blocking|tungstenite-blocking> URL SIZE CONNS WINDOW WARMUP_SECS SECS
 //! ```
 //!
 //! Each connection sends WINDOW binary messages, then one more for every echo it
@@ -32,6 +32,26 @@ fn main() -> io::Result<()> {
     let window: usize = args[4].parse().expect("window");
     let (warmup, secs) = (ws_bench::secs(&args[5]), ws_bench::secs(&args[6]));
     let payload = Bytes::from(vec![b'x'; size]);
+    if ws_bench::BLOCKING.contains(&which.as_str()) {
+        // A thread per connection; the runtime below only keeps the time.
+        for _ in 0..conns {
+            let (url, payload, which) = (url.clone(), payload.clone(), which.clone());
+            std::thread::spawn(move || {
+                let run = match which.as_str() {
+                    "ours-blocking" => ours_blocking(&url, payload, window),
+                    _ => tungstenite_blocking(&url, payload, window),
+                };
+                if let Err(e) = run {
+                    eprintln!("client: {e}");
+                    std::process::exit(1);
+                }
+            });
+        }
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(ws_bench::report_rate(&ECHOED, warmup, secs));
+    }
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
@@ -147,4 +167,34 @@ async fn tokio_websockets(url: &str, payload: Bytes, window: usize) -> Res {
         }
     }
     Ok(())
+}
+
+fn ours_blocking(url: &str, payload: Bytes, window: usize) -> Res {
+    use ws_blocking::{ConnectOptions, Message};
+    let mut ws = ws_blocking::connect(url, ConnectOptions::default())?;
+    for _ in 0..window {
+        ws.send(Message::Binary(payload.clone()))?;
+    }
+    // `queue`: the next `recv` writes it, with any others, before it blocks.
+    while ws.recv_message()?.is_some() {
+        ECHOED.fetch_add(1, Ordering::Relaxed);
+        ws.queue(Message::Binary(payload.clone()))?;
+    }
+    Ok(())
+}
+
+fn tungstenite_blocking(url: &str, payload: Bytes, window: usize) -> Res {
+    use tungstenite::Message;
+    let stream = std::net::TcpStream::connect(host_of(url))?;
+    stream.set_nodelay(true)?;
+    let (mut ws, _) = tungstenite::client(url, stream)?;
+    for _ in 0..window {
+        ws.send(Message::Binary(payload.clone()))?;
+    }
+    loop {
+        if ws.read()?.is_binary() {
+            ECHOED.fetch_add(1, Ordering::Relaxed);
+            ws.send(Message::Binary(payload.clone()))?;
+        }
+    }
 }

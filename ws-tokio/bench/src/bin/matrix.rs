@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release --bin matrix -- servers  [--reps 3] [--secs 2] [--sizes 16,1k,64k,1m] [--conns 1,64] [--windows 1,16]
 //! cargo run --release --bin matrix -- clients  [same options]
+//! cargo run --release --bin matrix -- blocking [same options]   # ws-blocking vs tungstenite, servers then clients
 //! cargo run --release --bin matrix -- memory   [--idle 10000]
 //! ```
 //!
@@ -18,7 +19,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use ws_bench::{CLIENTS, SERVERS, median, parse_size, show_size};
+use ws_bench::{BLOCKING, CLIENTS, SERVERS, median, parse_size, show_size};
 
 struct Options {
     reps: usize,
@@ -60,14 +61,22 @@ fn main() {
         }
     }
     if o.impls.is_empty() {
-        let all = if what == "clients" { CLIENTS } else { SERVERS };
+        let all = match what.as_str() {
+            "clients" => CLIENTS,
+            "blocking" => BLOCKING,
+            _ => SERVERS,
+        };
         o.impls = all.iter().map(|s| s.to_string()).collect();
     }
     match what.as_str() {
         "servers" => servers(&o),
         "clients" => clients(&o),
+        "blocking" => {
+            servers(&o);
+            clients(&o);
+        }
         "memory" => memory(&o),
-        other => panic!("unknown benchmark {other} (servers, clients, memory)"),
+        other => panic!("unknown benchmark {other} (servers, clients, blocking, memory)"),
     }
     if FAILED.load(std::sync::atomic::Ordering::Relaxed) {
         std::process::exit(1);
@@ -229,14 +238,20 @@ fn run_cells(o: &Options, load: impl Fn(&str) -> Command) -> BTreeMap<(Cell, Str
     results
 }
 
+/// The rates per cell, and the ratio of our first implementation listed to each peer.
 fn table(o: &Options, results: &BTreeMap<(Cell, String), Vec<f64>>) {
     let peers: Vec<&String> = o.impls.iter().filter(|n| !n.starts_with("ours")).collect();
+    let ours = o
+        .impls
+        .iter()
+        .find(|n| n.starts_with("ours"))
+        .map_or("ours", String::as_str);
     print!("| size | conns | window |");
     for name in &o.impls {
         print!(" {name} |");
     }
     for peer in &peers {
-        print!(" ours / {peer} |");
+        print!(" {ours} / {peer} |");
     }
     println!();
     println!("|{}", "---|".repeat(3 + o.impls.len() + peers.len()));
@@ -255,8 +270,8 @@ fn table(o: &Options, results: &BTreeMap<(Cell, String), Vec<f64>>) {
             print!(" {:.0} |", rate(name));
         }
         for peer in &peers {
-            let ratio = rate("ours") / rate(peer);
-            if peer.as_str() == "tungstenite" {
+            let ratio = rate(ours) / rate(peer);
+            if peer.starts_with("tungstenite") {
                 vs_tungstenite.push(ratio);
             }
             print!(" {ratio:.2} |");
@@ -265,7 +280,7 @@ fn table(o: &Options, results: &BTreeMap<(Cell, String), Vec<f64>>) {
     }
     if !vs_tungstenite.is_empty() {
         println!(
-            "\nMedian cell, ours / tungstenite: {:.2}",
+            "\nMedian cell, {ours} / tungstenite: {:.2}",
             median(vs_tungstenite)
         );
     }
