@@ -146,10 +146,10 @@ fn ours_blocking(listener: std::net::TcpListener) -> io::Result<()> {
     };
     establish_standard_server(listener, options, StopHandle::new(), |mut ws| {
         while let Ok(Some(event)) = ws.recv() {
-            if let Event::Message(message) = event {
-                if ws.queue(message).is_err() {
-                    break;
-                }
+            if let Event::Message(message) = event
+                && ws.queue(message).is_err()
+            {
+                break;
             }
         }
     })
