@@ -894,8 +894,9 @@ impl Connection {
                 let is_close = frame.opcode == OpCode::Close;
                 let mask = self.next_mask();
                 out.append(|v| frame.header(mask).encode(v));
+                let (payload, mask) = premask(frame.payload, mask, out);
                 self.encoding = Some(Encoding {
-                    payload: frame.payload,
+                    payload,
                     written: 0,
                     mask,
                 });
@@ -997,4 +998,21 @@ fn check_control(frame: &Frame) -> Result<(), UsageError> {
         return Err(UsageError::FragmentedControlFrame);
     }
     Ok(())
+}
+
+/// A client's large payload that nothing else references (a `Vec` the application
+/// handed over) is masked where it lies and then written from there like a server's,
+/// instead of being copied into the output while it is masked: returns the payload and
+/// the mask still to apply (`None` once applied).
+fn premask<S: Sink>(payload: Bytes, mask: Option<[u8; 4]>, out: &S) -> (Bytes, Option<[u8; 4]>) {
+    match mask {
+        Some(key) if out.shares(payload.len()) => match payload.try_into_mut() {
+            Ok(mut owned) => {
+                apply_mask(&mut owned, key, 0);
+                (owned.freeze(), None)
+            }
+            Err(shared) => (shared, mask),
+        },
+        _ => (payload, mask),
+    }
 }

@@ -237,3 +237,51 @@ fn read_with_gives_the_same_events_as_handle_input() {
         assert!((events, out) == whole, "case {case}");
     }
 }
+
+/// A client's large payload that only the connection holds is masked where it lies and
+/// referenced by the output (no copy); one the application still holds is copied, and
+/// the application's bytes stay as they were. Both put the same bytes on the wire.
+#[test]
+fn a_clients_own_large_payload_is_masked_in_place_and_a_shared_one_is_left_alone() {
+    use std::io::IoSlice;
+    use ws_proto::bytes::Bytes;
+    use ws_proto::{Message, OutputBuffer};
+    let data = vec![0xAB; 100_000];
+    let new = || {
+        Connection::with_entropy(
+            Role::Client,
+            Config::default(),
+            support::t0(),
+            Box::new(SeededEntropy::new(5)),
+        )
+    };
+    let drain = |conn: &mut Connection| {
+        let (mut wire, mut first_slices) = (Vec::new(), None);
+        let mut out = OutputBuffer::new();
+        while conn.poll_transmit_into(&mut out) > 0 {
+            let mut slices = [IoSlice::new(&[]); 8];
+            let n = out.io_slices(&mut slices);
+            first_slices
+                .get_or_insert_with(|| slices[..n].iter().map(|s| s.len()).collect::<Vec<_>>());
+            slices[..n].iter().for_each(|s| wire.extend_from_slice(s));
+            out.advance(out.len());
+        }
+        (wire, first_slices.unwrap_or_default())
+    };
+
+    let mut owned = new();
+    owned.send(Message::Binary(data.clone().into())).unwrap();
+    let (owned_wire, owned_slices) = drain(&mut owned);
+    // The header, copied; the payload, referenced whole.
+    assert_eq!(owned_slices, vec![14, 100_000]);
+
+    let kept = Bytes::from(data.clone());
+    let mut shared = new();
+    shared.send(Message::Binary(kept.clone())).unwrap();
+    let (shared_wire, shared_slices) = drain(&mut shared);
+    assert_eq!(shared_slices.len(), 1, "copied while masked");
+    assert_eq!(kept, data, "the application's bytes are untouched");
+
+    assert_eq!(owned_wire, shared_wire);
+    assert_ne!(&owned_wire[14..], &data[..], "masked");
+}
