@@ -18,13 +18,20 @@ use tokio::net::TcpStream;
 pub const SERVERS: &[&str] = &[
     "ours",
     "ours-send",
+    "ours-async-std",
     "tungstenite",
     "fastwebsockets",
     "tokio-websockets",
 ];
 
 /// The clients the matrix compares.
-pub const CLIENTS: &[&str] = &["ours", "tungstenite", "fastwebsockets", "tokio-websockets"];
+pub const CLIENTS: &[&str] = &[
+    "ours",
+    "ours-async-std",
+    "tungstenite",
+    "fastwebsockets",
+    "tokio-websockets",
+];
 
 /// The blocking servers and clients (`matrix blocking`): a thread per connection.
 pub const BLOCKING: &[&str] = &["ours-blocking", "tungstenite-blocking"];

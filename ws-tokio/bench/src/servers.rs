@@ -6,7 +6,30 @@ use std::io;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Serves echo connections on `listener` with implementation `which`, forever.
+/// Binds `addr`, tells `announce` the address, and serves echo connections with
+/// implementation `which` forever, on the runtime that implementation needs: a
+/// current-thread tokio runtime, async-std's, or a thread per connection.
+pub fn serve_forever(
+    which: &str,
+    addr: &str,
+    announce: impl FnOnce(std::net::SocketAddr),
+) -> io::Result<()> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    announce(listener.local_addr()?);
+    if is_blocking(which) {
+        return run_blocking(which, listener);
+    }
+    if which == "ours-async-std" {
+        return async_std::task::block_on(ours_async_std(listener));
+    }
+    listener.set_nonblocking(true)?;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move { run(which, TcpListener::from_std(listener)?).await })
+}
+
+/// Serves echo connections on `listener` with tokio implementation `which`, forever.
 pub async fn run(which: &str, listener: TcpListener) -> io::Result<()> {
     match which {
         "ours" => ours(listener, true).await,
@@ -42,6 +65,28 @@ async fn ours(listener: TcpListener, queue: bool) -> io::Result<()> {
                     if sent.is_err() {
                         break;
                     }
+                }
+            }
+        },
+    )
+    .await
+}
+
+/// Our echo loop on ws-async-std (connections spawned on async-std's executor), with
+/// `queue` like `ours`.
+async fn ours_async_std(listener: std::net::TcpListener) -> io::Result<()> {
+    use ws_async_std::{Event, ServerOptions, establish_standard_server};
+    let listener = ws_async_std::async_net::TcpListener::try_from(listener)?;
+    establish_standard_server(
+        listener,
+        ServerOptions::default(),
+        std::future::pending(),
+        |mut ws| async move {
+            while let Ok(Some(event)) = ws.recv().await {
+                if let Event::Message(message) = event
+                    && ws.queue(message).await.is_err()
+                {
+                    break;
                 }
             }
         },

@@ -53,18 +53,9 @@ static GLOBAL: Counting = Counting;
 fn start(which: &'static str) -> String {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                tx.send(listener.local_addr().expect("addr").to_string())
-                    .expect("send");
-                ws_bench::servers::run(which, listener).await
-            })
+        ws_bench::servers::serve_forever(which, "127.0.0.1:0", |addr| {
+            tx.send(addr.to_string()).expect("send");
+        })
     });
     rx.recv().expect("the server's address")
 }

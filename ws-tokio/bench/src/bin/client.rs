@@ -1,7 +1,7 @@
 //! A client on one of the implementations under test, against the neutral server:
 //!
 //! ```sh
-//! client <ours|tungstenite|fastwebsockets|tokio-websockets|ours-blocking|tungstenite-blocking> URL SIZE CONNS WINDOW WARMUP_SECS SECS
+//! client <ours|ours-async-std|tungstenite|fastwebsockets|tokio-websockets|ours-blocking|tungstenite-blocking> URL SIZE CONNS WINDOW WARMUP_SECS SECS
 //! ```
 //!
 //! Each connection sends WINDOW binary messages, then one more for every echo it
@@ -32,6 +32,22 @@ fn main() -> io::Result<()> {
     let window: usize = args[4].parse().expect("window");
     let (warmup, secs) = (ws_bench::secs(&args[5]), ws_bench::secs(&args[6]));
     let payload = Bytes::from(vec![b'x'; size]);
+    if which == "ours-async-std" {
+        // Tasks on async-std's executor; the runtime below only keeps the time.
+        for _ in 0..conns {
+            let (url, payload) = (url.clone(), payload.clone());
+            async_std::task::spawn(async move {
+                if let Err(e) = ours_async_std(&url, payload, window).await {
+                    eprintln!("client: {e}");
+                    std::process::exit(1);
+                }
+            });
+        }
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(ws_bench::report_rate(&ECHOED, warmup, secs));
+    }
     if ws_bench::BLOCKING.contains(&which.as_str()) {
         // A thread per connection; the runtime below only keeps the time.
         for _ in 0..conns {
@@ -165,6 +181,19 @@ async fn tokio_websockets(url: &str, payload: Bytes, window: usize) -> Res {
             ECHOED.fetch_add(1, Ordering::Relaxed);
             ws.send(Message::binary(payload.clone())).await?;
         }
+    }
+    Ok(())
+}
+
+async fn ours_async_std(url: &str, payload: Bytes, window: usize) -> Res {
+    use ws_async_std::{ConnectOptions, Message};
+    let mut ws = ws_async_std::connect(url, ConnectOptions::default()).await?;
+    for _ in 0..window {
+        ws.send(Message::Binary(payload.clone())).await?;
+    }
+    while ws.recv_message().await?.is_some() {
+        ECHOED.fetch_add(1, Ordering::Relaxed);
+        ws.queue(Message::Binary(payload.clone())).await?;
     }
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! An echo server on one of the implementations under test, on a current-thread tokio
-//! runtime (the matrix pins it to one core):
+//! runtime unless the implementation needs another (the matrix pins it to one core):
 //!
 //! ```sh
-//! server <ours|ours-send|tungstenite|fastwebsockets|tokio-websockets|ours-blocking|tungstenite-blocking> [ADDR]
+//! server <ours|ours-send|ours-async-std|tungstenite|fastwebsockets|tokio-websockets|ours-blocking|tungstenite-blocking> [ADDR]
 //! ```
 //!
 //! Prints `listening ADDR` once bound. Every server echoes each data message with its
@@ -14,23 +14,9 @@
 
 use std::io;
 
-use tokio::net::TcpListener;
-
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "ours".into());
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:0".into());
-    if ws_bench::servers::is_blocking(&which) {
-        let listener = std::net::TcpListener::bind(&addr)?;
-        println!("listening {}", listener.local_addr()?);
-        return ws_bench::servers::run_blocking(&which, listener);
-    }
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(async move {
-            let listener = TcpListener::bind(&addr).await?;
-            println!("listening {}", listener.local_addr()?);
-            ws_bench::servers::run(&which, listener).await
-        })
+    ws_bench::servers::serve_forever(&which, &addr, |addr| println!("listening {addr}"))
 }
