@@ -13,54 +13,32 @@
 use std::sync::Arc;
 
 use ws_blocking::{Event, ServerOptions, StopHandle, establish_standard_server};
+use ws_testkit::examples::EchoArgs;
 
 fn main() -> std::io::Result<()> {
-    let mut addr = "127.0.0.1:9001".to_owned();
-    let mut protocols: Vec<String> = Vec::new();
-    let (mut cert, mut key) = (None, None);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--subprotocols" => {
-                let list = args.next().unwrap_or_default();
-                protocols = list.split(',').map(str::to_owned).collect();
-            }
-            "--tls-cert" => cert = args.next(),
-            "--tls-key" => key = args.next(),
-            _ => addr = arg,
-        }
-    }
-    let tls = match (cert, key) {
-        (Some(cert), Some(key)) => Some(
+    let args = EchoArgs::parse();
+    let tls = match &args.tls {
+        Some((cert, key)) => Some(
             ws_blocking::tls::server_config_from_pem(cert, key).map_err(std::io::Error::other)?,
         ),
-        (None, None) => None,
-        _ => {
-            eprintln!("--tls-cert and --tls-key go together");
-            std::process::exit(2);
-        }
+        None => None,
     };
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     let options = ServerOptions {
         tls,
-        select_subprotocol: Arc::new(move |offered| {
-            offered
-                .iter()
-                .find(|p| protocols.iter().any(|q| q == *p))
-                .map(|p| (*p).to_owned())
-        }),
+        select_subprotocol: Arc::new(args.select_subprotocol()),
         ..ServerOptions::default()
     };
-    let listener = std::net::TcpListener::bind(&addr)?;
+    let listener = std::net::TcpListener::bind(&args.addr)?;
     eprintln!("echo server on {scheme}://{}", listener.local_addr()?);
     establish_standard_server(listener, options, StopHandle::new(), |mut ws| {
         while let Ok(Some(event)) = ws.recv() {
             // `queue`, not `send`: the answers to a burst of messages go out together,
             // in one write, when `recv` runs out of input.
-            if let Event::Message(message) = event {
-                if ws.queue(message).is_err() {
-                    break;
-                }
+            if let Event::Message(message) = event
+                && ws.queue(message).is_err()
+            {
+                break;
             }
         }
     })

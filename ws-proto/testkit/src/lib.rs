@@ -16,7 +16,8 @@
 //! - [`client`]: a raw client that sends anything, malformed frames and requests
 //!   included, and reads frames exactly as the server wrote them;
 //! - [`suite`]: the cases, one public function each;
-//! - [`server_suite!`]: one `#[test]` per case, for an adapter's `tests/server_suite.rs`.
+//! - [`server_suite!`]: one `#[test]` per case, for an adapter's `tests/server_suite.rs`;
+//! - [`examples`]: the command line the adapters' example programs share.
 //!
 //! # The server under test
 //!
@@ -57,6 +58,7 @@
 //! ```
 
 pub mod client;
+pub mod examples;
 pub mod suite;
 
 use std::net::SocketAddr;
