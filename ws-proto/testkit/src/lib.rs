@@ -16,6 +16,7 @@
 //! - [`client`]: a raw client that sends anything, malformed frames and requests
 //!   included, and reads frames exactly as the server wrote them;
 //! - [`suite`]: the cases, one public function each;
+//! - [`bad_input`]: the bad-input table, a case per kind of malformed input;
 //! - [`server_suite!`]: one `#[test]` per case, for an adapter's `tests/server_suite.rs`;
 //! - [`examples`]: the command line the adapters' example programs share.
 //!
@@ -57,6 +58,7 @@
 //! # fn main() {}
 //! ```
 
+pub mod bad_input;
 pub mod client;
 pub mod examples;
 pub mod suite;
@@ -103,7 +105,7 @@ impl std::fmt::Debug for RunningServer {
 /// what it must do).
 pub type Start = fn(ServerSetup) -> RunningServer;
 
-/// Expands to one `#[test]` per case of [`suite`], each calling the case with the
+/// Expands to one `#[test]` per case of [`suite`] and [`bad_input`], each calling the case with the
 /// given [`Start`] function, so that a failing case is reported by its own name.
 ///
 /// ```ignore
@@ -115,32 +117,42 @@ pub type Start = fn(ServerSetup) -> RunningServer;
 macro_rules! server_suite {
     ($start:expr) => {
         $crate::server_suite!(@cases $start;
-            echo_text_of_every_size,
-            echo_binary_of_every_size,
-            fragmented_message_is_echoed_whole,
-            ping_is_answered_with_its_payload,
-            close_is_answered_with_1000,
-            unmasked_frame_is_refused_with_1002,
-            reserved_opcode_is_refused_with_1002,
-            rsv_bits_are_refused_with_1002,
-            invalid_utf8_is_refused_with_1007,
-            oversized_message_is_refused_with_1009_from_its_header,
-            invalid_close_code_is_refused_with_1002,
-            foreign_origin_is_refused_with_403,
-            wrong_version_is_refused_with_426_naming_13,
-            post_is_refused_with_405,
-            missing_key_is_refused_with_400,
-            stalled_handshake_is_dropped_after_the_timeout,
-            handshake_timeout_spares_open_connections,
-            stop_sends_1001_and_refuses_new_clients,
-            concurrent_clients_get_their_own_echoes,
+            suite::echo_text_of_every_size,
+            suite::echo_binary_of_every_size,
+            suite::fragmented_message_is_echoed_whole,
+            suite::ping_is_answered_with_its_payload,
+            suite::close_is_answered_with_1000,
+            suite::unmasked_frame_is_refused_with_1002,
+            suite::reserved_opcode_is_refused_with_1002,
+            suite::rsv_bits_are_refused_with_1002,
+            suite::invalid_utf8_is_refused_with_1007,
+            suite::oversized_message_is_refused_with_1009_from_its_header,
+            suite::invalid_close_code_is_refused_with_1002,
+            suite::foreign_origin_is_refused_with_403,
+            suite::wrong_version_is_refused_with_426_naming_13,
+            suite::post_is_refused_with_405,
+            suite::missing_key_is_refused_with_400,
+            suite::stalled_handshake_is_dropped_after_the_timeout,
+            suite::handshake_timeout_spares_open_connections,
+            suite::stop_sends_1001_and_refuses_new_clients,
+            suite::concurrent_clients_get_their_own_echoes,
+            bad_input::control_frame_over_125_bytes_is_refused_with_1002,
+            bad_input::fragmented_control_frame_is_refused_with_1002,
+            bad_input::misplaced_fragments_are_refused_with_1002,
+            bad_input::invalid_utf8_across_frames_is_refused_with_1007,
+            bad_input::close_reason_not_utf8_is_refused_with_1007,
+            bad_input::length_with_the_top_bit_set_is_refused_with_1002,
+            bad_input::bad_keys_are_refused_with_400,
+            bad_input::malformed_upgrade_requests_are_refused_with_400,
+            bad_input::oversized_request_heads_are_refused_with_431,
+            bad_input::frames_pipelined_behind_the_request_are_handled,
         );
     };
-    (@cases $start:expr; $($case:ident),* $(,)?) => {
+    (@cases $start:expr; $($module:ident :: $case:ident),* $(,)?) => {
         $(
             #[test]
             fn $case() {
-                $crate::suite::$case($start);
+                $crate::$module::$case($start);
             }
         )*
     };

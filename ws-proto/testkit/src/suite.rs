@@ -48,8 +48,8 @@ const SHORT_HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// A server under test, stopped when dropped: a failing case (a panic) must not leave
 /// a server running for the rest of the test binary.
-struct Server {
-    addr: SocketAddr,
+pub(crate) struct Server {
+    pub(crate) addr: SocketAddr,
     stop: Option<Box<dyn FnOnce() + Send>>,
 }
 
@@ -63,7 +63,7 @@ impl Server {
     }
 
     /// A server with the default setup.
-    fn with_defaults(start: Start) -> Self {
+    pub(crate) fn with_defaults(start: Start) -> Self {
         Self::start(start, ServerSetup::default())
     }
 
@@ -212,7 +212,7 @@ pub fn close_is_answered_with_1000(start: Start) {
 /// Opens a connection, lets `violate` break the protocol, and checks that the server
 /// fails the connection with a Close `code` and then closes it.
 #[track_caller]
-fn expect_failure(
+pub(crate) fn expect_failure(
     server: &Server,
     code: CloseCode,
     what: &str,
