@@ -2,18 +2,16 @@
 
 #[cfg(feature = "rustls")]
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_net::TcpStream;
 use futures_io::{AsyncRead, AsyncWrite};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use ws_proto::handshake::{ClientHandshake, ClientOptions, Target};
-use ws_proto::{Config, Connection, Entropy, OsEntropy, Role};
+use ws_proto::drive::DEFAULT_READ_SIZE;
+use ws_proto::handshake::{ClientOptions, Target};
+use ws_proto::{Config, Entropy, OsEntropy};
 
-use crate::Error;
-use crate::socket::{Parts, WebSocket};
 use crate::stream::MaybeTlsStream;
-use crate::timeout;
+use crate::{Error, FuturesIo, WebSocket, timeout};
 
 /// What a client asks for and how it runs.
 pub struct ConnectOptions {
@@ -40,7 +38,7 @@ impl Default for ConnectOptions {
         Self {
             handshake: ClientOptions::default(),
             config: Config::default(),
-            read_size: crate::driver::DEFAULT_READ_SIZE,
+            read_size: DEFAULT_READ_SIZE,
             entropy: Box::new(OsEntropy::new()),
             timeout: Duration::from_secs(30),
             #[cfg(feature = "rustls")]
@@ -123,42 +121,19 @@ async fn wrap_tls(
 /// async-std or smol `TcpStream`, a Unix socket, a TLS stream: any `futures-io`
 /// stream).
 pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
-    mut io: S,
+    io: S,
     uri: &http::Uri,
-    mut options: ConnectOptions,
+    options: ConnectOptions,
 ) -> Result<WebSocket<S>, Error> {
-    let mut handshake = ClientHandshake::new(uri, &options.handshake, options.entropy.as_mut())?;
-    let exchange = async {
-        let mut out = Vec::new();
-        handshake.write_request(&mut out);
-        io.write_all(&out).await?;
-        io.flush().await?;
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let n = io.read(&mut buf).await?;
-            if n == 0 {
-                return Err(Error::HandshakeEof);
-            }
-            if let Some(response) = handshake.handle_input(&buf[..n])? {
-                return Ok(response);
-            }
-        }
-    };
-    let response = timeout(options.timeout, exchange)
-        .await
-        .ok_or(Error::HandshakeTimeout)??;
-    let conn = Connection::with_entropy(
-        Role::Client,
+    let mut ws = ws_proto::drive::client(
+        FuturesIo(io),
+        uri,
+        &options.handshake,
         options.config,
-        Instant::now(),
         options.entropy,
-    );
-    let parts = Parts {
-        request: None,
-        peer_addr: None,
-        subprotocol: response.subprotocol,
-    };
-    let mut ws = WebSocket::from_parts(io, conn, &response.leftover, parts);
+        options.timeout,
+    )
+    .await?;
     ws.set_read_size(options.read_size);
     Ok(ws)
 }

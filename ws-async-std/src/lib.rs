@@ -2,8 +2,10 @@
 //! any executor.
 //!
 //! A thin driver of the [`ws_proto`] sans-IO core: every protocol decision (framing,
-//! masking, UTF-8, ping and close answers, limits, timers) is made there, and this
-//! crate only moves bytes and reads the clock. It is written against the
+//! masking, UTF-8, ping and close answers, limits, timers) is made there, and so is the
+//! async drive loop that every runtime shares ([`ws_proto::drive`]); this crate gives
+//! that loop its streams and timers ([`FuturesIo`], [`AsyncIoRuntime`]) and adds TCP,
+//! TLS and the accept loop. It is written against the
 //! [`futures_io::AsyncRead`] / [`futures_io::AsyncWrite`] traits, so one code path
 //! serves async-std's and smol's streams, TLS streams from futures-rustls, and any other
 //! `futures-io` stream. Timers are [`async_io::Timer`]s, and [`connect`] and the
@@ -119,28 +121,40 @@ use std::future::Future;
 use std::time::Duration;
 
 mod client;
-mod driver;
-mod error;
 mod server;
-mod socket;
-mod split;
 mod stream;
 #[cfg(feature = "rustls")]
 pub mod tls;
+mod transport;
 
 /// The TCP types [`connect`] and the servers use (on the `async-io` reactor).
 pub use async_net;
 pub use client::{ConnectOptions, client, connect};
-pub use error::Error;
 #[cfg(feature = "rustls")]
 pub use futures_rustls::rustls;
 pub use server::{
-    CheckRequest, Listen, OnError, SelectSubprotocol, ServerOptions, Spawn, accept,
-    establish_server, establish_standard_server,
+    Listen, OnError, ServerOptions, Spawn, accept, establish_server, establish_standard_server,
 };
-pub use socket::{Parts, WebSocket};
-pub use split::{WsReader, WsWriter};
 pub use stream::MaybeTlsStream;
+pub use transport::{AsyncIoRuntime, FuturesIo};
+pub use ws_proto::Error;
+pub use ws_proto::drive::Parts;
+pub use ws_proto::handshake::{CheckRequest, SelectSubprotocol};
+
+/// A WebSocket connection over the `futures-io` stream `S` (async-std, smol, TLS...),
+/// client or server: the [`ws_proto::drive::WebSocket`] over [`FuturesIo<S>`], whose
+/// page lists the methods.
+///
+/// Every method is cancel safe: drop its future (when it loses a race, with
+/// `futures_lite::future::or` or a `select!`) and nothing is lost.
+pub type WebSocket<S> = ws_proto::drive::WebSocket<FuturesIo<S>>;
+
+/// The receiving half of a split [`WebSocket`]: events, and the automatic answers to
+/// pings and closes.
+pub type WsReader<S> = ws_proto::drive::WsReader<FuturesIo<S>>;
+
+/// The sending half of a split [`WebSocket`].
+pub type WsWriter<S> = ws_proto::drive::WsWriter<FuturesIo<S>>;
 
 pub use ws_proto;
 pub use ws_proto::{
@@ -149,9 +163,5 @@ pub use ws_proto::{
 
 /// `future`'s output, or `None` if `limit` passes first.
 pub(crate) async fn timeout<T>(limit: Duration, future: impl Future<Output = T>) -> Option<T> {
-    futures_lite::future::or(async { Some(future.await) }, async {
-        async_io::Timer::after(limit).await;
-        None
-    })
-    .await
+    ws_proto::drive::timeout::<AsyncIoRuntime, _>(limit, future).await
 }

@@ -5,26 +5,20 @@ use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_net::{TcpListener, TcpStream};
 use event_listener::Event;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::future::or;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use http::HeaderMap;
-use ws_proto::handshake::{ServerHandshake, check_origin_with_host};
-use ws_proto::{Config, Connection, HandshakeLimits, Policy, RequestError, Role};
+use ws_proto::drive::{AcceptOptions, DEFAULT_READ_SIZE};
+use ws_proto::handshake::{CheckRequest, SelectSubprotocol, check_origin_with_host};
+use ws_proto::{Config, HandshakeLimits, Policy};
 
-use crate::Error;
-use crate::socket::{Parts, WebSocket};
 use crate::stream::MaybeTlsStream;
-use crate::timeout;
+use crate::{Error, FuturesIo, WebSocket, timeout};
 
-/// A request check: `false` answers 403 Forbidden.
-pub type CheckRequest = Arc<dyn Fn(&http::Request<()>) -> bool + Send + Sync>;
-/// Picks a subprotocol among those the client offers (in its order of preference).
-pub type SelectSubprotocol = Arc<dyn Fn(&[&str]) -> Option<String> + Send + Sync>;
 /// Told about every connection that failed before or during its handler.
 pub type OnError = Arc<dyn Fn(Error) + Send + Sync>;
 /// Runs a connection's task to its end, in the background: the server hands it every
@@ -99,7 +93,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             config: Config::default(),
-            read_size: crate::driver::DEFAULT_READ_SIZE,
+            read_size: DEFAULT_READ_SIZE,
             limits: HandshakeLimits::default(),
             handshake_timeout: Duration::from_secs(10),
             check_request: Arc::new(check_origin_with_host),
@@ -148,61 +142,29 @@ fn default_spawn() -> Spawn {
     }
 }
 
+impl ServerOptions {
+    /// What the opening handshake needs.
+    fn accept_options(&self) -> AcceptOptions<'_> {
+        AcceptOptions {
+            config: &self.config,
+            limits: self.limits,
+            timeout: self.handshake_timeout,
+            check_request: &*self.check_request,
+            select_subprotocol: &*self.select_subprotocol,
+            response_headers: &self.response_headers,
+        }
+    }
+}
+
 /// Performs the server's opening handshake over an accepted stream: reads the request
 /// (within the handshake timeout), runs the request check, and answers 101 or the
 /// error's status (400, 403, 405, 426, 431).
 pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
-    mut io: S,
+    io: S,
     peer_addr: Option<SocketAddr>,
     options: &ServerOptions,
 ) -> Result<WebSocket<S>, Error> {
-    let mut handshake = ServerHandshake::new(options.limits);
-    let mut out = Vec::new();
-    let read = async {
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let n = io.read(&mut buf).await?;
-            if n == 0 {
-                return Err(Error::HandshakeEof);
-            }
-            match handshake.handle_input(&buf[..n]) {
-                Ok(Some(upgrade)) => return Ok(Ok(upgrade)),
-                Ok(None) => {}
-                Err(e) => return Ok(Err(e)),
-            }
-        }
-    };
-    let outcome = timeout(options.handshake_timeout, read)
-        .await
-        .ok_or(Error::HandshakeTimeout)??;
-    let upgrade = match outcome {
-        Ok(upgrade) if (options.check_request)(upgrade.request()) => upgrade,
-        Ok(upgrade) => {
-            upgrade.reject(&RequestError::Forbidden, &mut out);
-            refuse(io, &out).await;
-            return Err(Error::Request(RequestError::Forbidden));
-        }
-        Err(error) => {
-            let (response, body) = ws_proto::handshake::error_response(&error);
-            ws_proto::handshake::write_response(&response, &body, &mut out);
-            refuse(io, &out).await;
-            return Err(Error::Request(error));
-        }
-    };
-    let offered = upgrade.subprotocols();
-    let subprotocol =
-        (options.select_subprotocol)(&offered).filter(|p| offered.contains(&p.as_str()));
-    upgrade.accept(subprotocol.as_deref(), &options.response_headers, &mut out)?;
-    io.write_all(&out).await?;
-    io.flush().await?;
-    let conn = Connection::new(Role::Server, options.config.clone(), Instant::now());
-    let (request, leftover) = upgrade.into_parts();
-    let parts = Parts {
-        request: Some(request),
-        peer_addr,
-        subprotocol,
-    };
-    Ok(WebSocket::from_parts(io, conn, &leftover, parts))
+    ws_proto::drive::accept(FuturesIo(io), peer_addr, options.accept_options()).await
 }
 
 /// The accept loop with the raw policy (the OCaml `establish_server`): every frame is
@@ -411,7 +373,7 @@ where
         let conversation = match handshake.await {
             Ok(mut ws) => {
                 ws.set_read_size(options.read_size);
-                ws.set_stop_signal(Box::pin(async move { lifecycle.stopping.raised().await }));
+                ws.set_stop_signal(async move { lifecycle.stopping.raised().await });
                 Box::pin(handler(ws))
             }
             Err(e) => return (options.on_error)(e),
@@ -441,26 +403,4 @@ async fn wrap_tls(
     _options: &ServerOptions,
 ) -> Result<MaybeTlsStream<TcpStream>, Error> {
     Ok(MaybeTlsStream::Plain(stream))
-}
-
-/// Sends a refusal and closes the stream cleanly: the answer is flushed (through TLS
-/// too), the write side shut down, and what the client still sends is read and
-/// dropped for a moment, so that closing with unread bytes does not reset the
-/// connection and destroy the answer before the client reads it.
-async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, answer: &[u8]) {
-    let _ = timeout(Duration::from_secs(1), async {
-        io.write_all(answer).await?;
-        io.flush().await?;
-        io.close().await?;
-        let mut sink = [0u8; 4096];
-        let mut drained = 0;
-        while drained < 64 * 1024 {
-            match io.read(&mut sink).await? {
-                0 => break,
-                n => drained += n,
-            }
-        }
-        Ok::<(), std::io::Error>(())
-    })
-    .await;
 }

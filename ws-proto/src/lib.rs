@@ -16,7 +16,14 @@
 //! - [`handshake`]: the opening handshake of both roles, on [`http`] types;
 //! - [`Connection`]: framing, masking, message assembly, UTF-8 validation, the ping and
 //!   close policy, keepalive and close timers, size limits;
-//! - [`frame`], [`mask`], [`utf8`], [`close`]: the pieces, usable on their own.
+//! - [`frame`], [`mask`], [`utf8`], [`close`]: the pieces, usable on their own;
+//! - [`Error`]: the one error type of every adapter.
+//!
+//! With the `drive` feature (off by default), `ws_proto::drive` is the async drive loop
+//! the async adapters share: the socket, its split halves, `Stream` and `Sink`, and the
+//! opening handshakes, written once and generic over a transport and a runtime that the
+//! adapter supplies (`ws_proto::drive::Transport` and `Runtime`). Even then this crate
+//! touches no socket, runtime or clock of its own.
 //!
 //! # The drive loop
 //!
@@ -137,6 +144,8 @@
 pub mod close;
 mod config;
 mod connection;
+#[cfg(feature = "drive")]
+pub mod drive;
 mod entropy;
 mod error;
 mod event;
@@ -150,7 +159,7 @@ pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, KeepAlive, Policy};
 pub use connection::{Connection, Role, State};
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};
-pub use error::{ProtocolError, Rejection, RequestError, ResponseError, UsageError};
+pub use error::{Error, ProtocolError, Rejection, RequestError, ResponseError, UsageError};
 pub use event::{CloseReason, Event, Message};
 pub use frame::{Frame, OpCode};
 pub use handshake::HandshakeLimits;

@@ -1,8 +1,10 @@
 //! WebSocket (RFC 6455) client and server on tokio.
 //!
 //! A thin driver of the [`ws_proto`] sans-IO core: every protocol decision (framing,
-//! masking, UTF-8, ping and close answers, limits, timers) is made there, and this
-//! crate only moves bytes and reads the clock. The API follows the OCaml
+//! masking, UTF-8, ping and close answers, limits, timers) is made there, and so is the
+//! async drive loop that every runtime shares ([`ws_proto::drive`]). This crate gives
+//! that loop tokio's streams and timers ([`Tokio`], [`TokioRuntime`]), and adds what is
+//! tokio's own: TCP, TLS, the accept loop, the hyper upgrade. The API follows the OCaml
 //! `websocket-lwt-unix` library:
 //!
 //! | OCaml | here |
@@ -61,26 +63,36 @@
 #![forbid(unsafe_code)]
 
 mod client;
-mod driver;
-mod error;
 mod server;
-mod socket;
-mod split;
 mod stream;
 #[cfg(feature = "rustls")]
 pub mod tls;
+mod transport;
 #[cfg(feature = "hyper")]
 pub mod upgrade;
 
 pub use client::{ConnectOptions, client, connect};
-pub use error::Error;
 pub use server::{
-    CheckRequest, Listen, OnError, SelectSubprotocol, ServerOptions, accept, establish_server,
-    establish_standard_server,
+    Listen, OnError, ServerOptions, accept, establish_server, establish_standard_server,
 };
-pub use socket::{Parts, WebSocket};
-pub use split::{WsReader, WsWriter};
 pub use stream::MaybeTlsStream;
+pub use transport::{Tokio, TokioRuntime};
+pub use ws_proto::Error;
+pub use ws_proto::drive::Parts;
+pub use ws_proto::handshake::{CheckRequest, SelectSubprotocol};
+
+/// A WebSocket connection over the tokio stream `S`, client or server: the
+/// [`ws_proto::drive::WebSocket`] over [`Tokio<S>`], whose page lists the methods.
+///
+/// Every method is cancel safe: drop its future (in a `select!`) and nothing is lost.
+pub type WebSocket<S> = ws_proto::drive::WebSocket<Tokio<S>>;
+
+/// The receiving half of a split [`WebSocket`]: events, and the automatic answers to
+/// pings and closes.
+pub type WsReader<S> = ws_proto::drive::WsReader<Tokio<S>>;
+
+/// The sending half of a split [`WebSocket`].
+pub type WsWriter<S> = ws_proto::drive::WsWriter<Tokio<S>>;
 #[cfg(feature = "rustls")]
 pub use tokio_rustls::rustls;
 

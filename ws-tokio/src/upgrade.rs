@@ -10,14 +10,13 @@ use std::pin::Pin;
 use http::HeaderMap;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::time::Instant;
 #[cfg(doc)]
 use ws_proto::RequestError;
-use ws_proto::handshake::{accept_response, requested_subprotocols, validate_request};
+use ws_proto::drive::{Parts, Runtime};
+use ws_proto::handshake::{accept_response, choose_subprotocol, validate_request};
 use ws_proto::{Config, Connection, Role};
 
-use crate::Error;
-use crate::socket::{Parts, WebSocket};
+use crate::{Error, TokioRuntime, WebSocket};
 
 /// The transport of an upgraded hyper connection.
 pub type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
@@ -55,9 +54,7 @@ pub fn upgrade<B, R: Default>(
     options: UpgradeOptions,
 ) -> Result<(http::Response<R>, PendingSocket), Error> {
     let accept = validate_request(request)?;
-    let subprotocol = options
-        .subprotocol
-        .filter(|p| requested_subprotocols(request).contains(&p.as_str()));
+    let subprotocol = choose_subprotocol(request, |_| options.subprotocol);
     let response = accept_response(&accept, subprotocol.as_deref(), &options.response_headers)?;
     let mut head = http::Request::new(());
     *head.method_mut() = request.method().clone();
@@ -70,7 +67,7 @@ pub fn upgrade<B, R: Default>(
         let upgraded = on_upgrade
             .await
             .map_err(|e| Error::Io(std::io::Error::other(e)))?;
-        let conn = Connection::new(Role::Server, config, Instant::now().into_std());
+        let conn = Connection::new(Role::Server, config, TokioRuntime::now());
         let parts = Parts {
             request: Some(head),
             peer_addr: None,

@@ -16,15 +16,26 @@ mod server;
 
 pub use client::{ClientHandshake, ClientOptions, ClientResponse, Target};
 pub use server::{
-    ServerHandshake, UpgradeRequest, accept_response, error_response, requested_subprotocols,
-    unavailable_response, validate_request, write_response,
+    ServerHandshake, UpgradeRequest, accept_response, choose_subprotocol, error_response,
+    requested_subprotocols, unavailable_response, validate_request, write_response,
 };
+
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use http::HeaderMap;
 use http::header::{HOST, ORIGIN};
 use sha1::{Digest, Sha1};
+
+/// A server's check of an opening request (origin, path, authentication): `false`
+/// answers 403 Forbidden. The adapters' servers take one; [`check_origin_with_host`] is
+/// their default.
+pub type CheckRequest = Arc<dyn Fn(&http::Request<()>) -> bool + Send + Sync>;
+
+/// A server's choice of subprotocol among those the client offers (in its order of
+/// preference); a name the client did not offer is ignored ([`choose_subprotocol`]).
+pub type SelectSubprotocol = Arc<dyn Fn(&[&str]) -> Option<String> + Send + Sync>;
 
 /// The GUID RFC 6455 §1.3 appends to the key before hashing.
 pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -143,6 +143,17 @@ pub fn requested_subprotocols<B>(request: &Request<B>) -> Vec<&str> {
         .collect()
 }
 
+/// The subprotocol to answer `request` with: the one `select` picks among those the
+/// request offers (in its order of preference), unless it is not one of them; a name the
+/// client did not offer is ignored rather than sent.
+pub fn choose_subprotocol<B>(
+    request: &Request<B>,
+    select: impl FnOnce(&[&str]) -> Option<String>,
+) -> Option<String> {
+    let offered = requested_subprotocols(request);
+    select(&offered).filter(|p| offered.contains(&p.as_str()))
+}
+
 /// The 101 answer: `accept` from [`validate_request`], the chosen subprotocol if any,
 /// and extra fields.
 pub fn accept_response(
@@ -237,6 +248,15 @@ impl UpgradeRequest {
     /// The subprotocols the client offers, in its order of preference.
     pub fn subprotocols(&self) -> Vec<&str> {
         requested_subprotocols(&self.request)
+    }
+
+    /// The subprotocol to accept with: what `select` picks among those the client
+    /// offers, if the client offered it (see [`choose_subprotocol`]).
+    pub fn choose_subprotocol(
+        &self,
+        select: impl FnOnce(&[&str]) -> Option<String>,
+    ) -> Option<String> {
+        choose_subprotocol(&self.request, select)
     }
 
     /// Accepts: the 101 response with `subprotocol` (which must be one the client
@@ -419,5 +439,19 @@ mod tests {
             hs.handle_input(many.as_bytes()).unwrap_err(),
             RequestError::TooManyHeaders
         );
+    }
+
+    #[test]
+    fn a_subprotocol_the_client_did_not_offer_is_ignored() {
+        let up = parse(GOOD).unwrap().unwrap();
+        let pick = |name: &'static str| move |_: &[&str]| Some(name.to_owned());
+        assert_eq!(
+            up.choose_subprotocol(pick("superchat")).as_deref(),
+            Some("superchat")
+        );
+        assert_eq!(up.choose_subprotocol(pick("other")), None);
+        let first = up.choose_subprotocol(|offered| offered.first().map(|p| (*p).to_owned()));
+        assert_eq!(first.as_deref(), Some("chat"));
+        assert_eq!(up.choose_subprotocol(|_| None), None);
     }
 }

@@ -1,6 +1,6 @@
 //! The connected socket.
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -8,13 +8,11 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::Instant;
-use ws_proto::{CloseCode, Connection, Event, Frame, Message, Policy, State};
 
-use crate::Error;
-use crate::driver::{Driver, StopSignal, WRITE_HIGH_WATER};
-use crate::split::{WsReader, WsWriter, split};
+use super::driver::{Driver, WRITE_HIGH_WATER};
+use super::split::{WsReader, WsWriter, split};
+use super::transport::{Runtime, Transport};
+use crate::{CloseCode, Connection, Error, Event, Frame, Message, Policy, State};
 
 /// What the opening handshake left behind, for [`WebSocket::from_parts`].
 #[derive(Debug, Default, Clone)]
@@ -30,31 +28,40 @@ pub struct Parts {
 /// Above this many queued payload bytes, `Sink::poll_ready` writes before accepting more.
 pub(crate) const SINK_HIGH_WATER: usize = 128 * 1024;
 
-/// A WebSocket connection over a tokio stream, client or server.
+/// A WebSocket connection over a stream of any runtime, client or server.
 ///
-/// Every method is a loop around a [`ws_proto::Connection`]: the protocol (answers to
-/// pings and closes, limits, timers) lives there. The bytes not yet written and the
-/// partial frames live in this value, not in a future, so every method is cancel safe:
-/// drop its future (in a `select!`) and nothing is lost.
+/// Every method is a loop around a [`Connection`]: the protocol (answers to pings and
+/// closes, limits, timers) lives there. The bytes not yet written and the partial
+/// frames live in this value, not in a future, so every method is cancel safe: drop its
+/// future (when it loses a race in a `select!`) and nothing is lost.
 ///
 /// It is also a [`Stream`] of events that ends after [`Event::Closed`] (the OCaml
 /// `mk_frame_stream`) and a [`Sink`] of messages; [`split`](Self::split) gives a reader
 /// and a writer for two tasks.
+///
+/// `T` is the [`Transport`]: an adapter's wrapper around its stream, which an adapter
+/// names for you (`ws_tokio::WebSocket<S>` is this type over tokio's stream `S`).
 #[derive(Debug)]
-pub struct WebSocket<S> {
-    driver: Driver<S>,
+pub struct WebSocket<T: Transport> {
+    driver: Driver<T>,
     parts: Parts,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
-    /// Wraps a transport whose opening handshake is done. `leftover` are the bytes that
-    /// came after the handshake.
-    pub fn from_parts(io: S, mut conn: Connection, leftover: &[u8], parts: Parts) -> Self {
+impl<T: Transport> WebSocket<T> {
+    /// Wraps a transport whose opening handshake is done. `io` is the transport, or
+    /// the stream it wraps (a tokio stream `S` converts into `ws_tokio::Tokio<S>`);
+    /// `leftover` are the bytes that came after the handshake.
+    pub fn from_parts(
+        io: impl Into<T>,
+        mut conn: Connection,
+        leftover: &[u8],
+        parts: Parts,
+    ) -> Self {
         if !leftover.is_empty() {
-            conn.handle_input(leftover, Instant::now().into_std());
+            conn.handle_input(leftover, T::Runtime::now());
         }
         Self {
-            driver: Driver::new(io, conn),
+            driver: Driver::new(io.into(), conn),
             parts,
         }
     }
@@ -64,11 +71,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.driver.read_size = bytes.max(1);
     }
 
-    pub(crate) fn set_stop_signal(&mut self, stop: StopSignal) {
-        self.driver.stop = Some(stop);
+    /// Stops the connection when `stop` completes: the next read (`recv`, the
+    /// `Stream`, or the reader half) starts the closing handshake with 1001 (Going
+    /// Away). The servers' accept loops set it, to stop their connections.
+    pub fn set_stop_signal(&mut self, stop: impl Future<Output = ()> + Send + Sync + 'static) {
+        self.driver.stop = Some(Box::pin(stop));
     }
 
-    pub(crate) fn set_peer_addr(&mut self, addr: Option<SocketAddr>) {
+    /// Sets the peer's address that [`peer_addr`](Self::peer_addr) answers.
+    pub fn set_peer_addr(&mut self, addr: Option<SocketAddr>) {
         self.parts.peer_addr = addr;
     }
 
@@ -102,7 +113,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Splits the socket into a reader and a writer that two tasks can use at once;
     /// answers to pings and closes still go out while only the reader runs.
-    pub fn split(self) -> (WsReader<S>, WsWriter<S>) {
+    pub fn split(self) -> (WsReader<T>, WsWriter<T>) {
         split(self.driver, self.parts)
     }
 
@@ -142,7 +153,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// read, so its queue cannot grow without bound.
     ///
     /// ```no_run
-    /// # async fn f(mut ws: ws_tokio::WebSocket<tokio::net::TcpStream>) -> Result<(), ws_tokio::Error> {
+    /// # use ws_proto::drive::{Transport, WebSocket};
+    /// # async fn f<T: Transport>(mut ws: WebSocket<T>) -> Result<(), ws_proto::Error> {
     /// while let Some(message) = ws.recv_message().await? {
     ///     ws.queue(message).await?;
     /// }
@@ -210,7 +222,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
+impl<T: Transport> Stream for WebSocket<T> {
     type Item = Result<Event, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -218,7 +230,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin, M: Into<Message>> Sink<M> for WebSocket<S> {
+impl<T: Transport, M: Into<Message>> Sink<M> for WebSocket<T> {
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

@@ -20,16 +20,15 @@ use std::task::{Context, Poll, Wake, Waker, ready};
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
-use tokio::io::{AsyncRead, AsyncWrite};
-use ws_proto::{CloseCode, Connection, Event, Frame, Message, State};
 
-use crate::Error;
-use crate::driver::Driver;
-use crate::socket::{Parts, SINK_HIGH_WATER};
+use super::driver::Driver;
+use super::socket::{Parts, SINK_HIGH_WATER};
+use super::transport::Transport;
+use crate::{CloseCode, Connection, Error, Event, Frame, Message, State, UsageError};
 
 #[derive(Debug)]
-struct Shared<S> {
-    driver: Driver<S>,
+struct Shared<T: Transport> {
+    driver: Driver<T>,
     wakers: Arc<BothHalves>,
     /// A waker that wakes both halves, handed to the transport and the timers.
     both: Waker,
@@ -79,14 +78,14 @@ enum Half {
     Writer,
 }
 
-type SharedRef<S> = Arc<Mutex<Shared<S>>>;
+type SharedRef<T> = Arc<Mutex<Shared<T>>>;
 
 /// Runs one poll step of `half` on the shared driver, and keeps the wakers straight.
-fn poll_with<S, R>(
-    shared: &SharedRef<S>,
+fn poll_with<T: Transport, R>(
+    shared: &SharedRef<T>,
     half: Half,
     cx: &mut Context<'_>,
-    step: impl FnOnce(&mut Driver<S>, &mut Context<'_>) -> Poll<R>,
+    step: impl FnOnce(&mut Driver<T>, &mut Context<'_>) -> Poll<R>,
 ) -> Poll<R> {
     let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
     let shared = &mut *guard;
@@ -110,7 +109,7 @@ fn poll_with<S, R>(
     result
 }
 
-pub(crate) fn split<S>(driver: Driver<S>, parts: Parts) -> (WsReader<S>, WsWriter<S>) {
+pub(crate) fn split<T: Transport>(driver: Driver<T>, parts: Parts) -> (WsReader<T>, WsWriter<T>) {
     let wakers = Arc::new(BothHalves::default());
     let shared = Arc::new(Mutex::new(Shared {
         driver,
@@ -126,22 +125,22 @@ pub(crate) fn split<S>(driver: Driver<S>, parts: Parts) -> (WsReader<S>, WsWrite
     )
 }
 
-/// The receiving half of a split [`WebSocket`](crate::WebSocket): events, and the
+/// The receiving half of a split [`WebSocket`](super::WebSocket): events, and the
 /// automatic answers to pings and closes.
 #[derive(Debug)]
-pub struct WsReader<S> {
-    shared: SharedRef<S>,
+pub struct WsReader<T: Transport> {
+    shared: SharedRef<T>,
     parts: Parts,
 }
 
-/// The sending half of a split [`WebSocket`](crate::WebSocket).
+/// The sending half of a split [`WebSocket`](super::WebSocket).
 #[derive(Debug)]
-pub struct WsWriter<S> {
-    shared: SharedRef<S>,
+pub struct WsWriter<T: Transport> {
+    shared: SharedRef<T>,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
-    /// The next event (see [`WebSocket::recv`](crate::WebSocket::recv)). Cancel safe.
+impl<T: Transport> WsReader<T> {
+    /// The next event (see [`WebSocket::recv`](super::WebSocket::recv)). Cancel safe.
     pub async fn recv(&mut self) -> Result<Option<Event>, Error> {
         poll_fn(|cx| poll_with(&self.shared, Half::Reader, cx, Driver::poll_recv)).await
     }
@@ -167,7 +166,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsReader<S> {
+impl<T: Transport> Stream for WsReader<T> {
     type Item = Result<Event, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -175,11 +174,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsReader<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
+impl<T: Transport> WsWriter<T> {
     /// Runs `command` on the connection, then writes what it queued.
     async fn command(
         &mut self,
-        command: impl FnOnce(&mut Connection) -> Result<(), ws_proto::UsageError>,
+        command: impl FnOnce(&mut Connection) -> Result<(), UsageError>,
     ) -> Result<(), Error> {
         {
             let mut guard = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
@@ -233,7 +232,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin, M: Into<Message>> Sink<M> for WsWriter<S> {
+impl<T: Transport, M: Into<Message>> Sink<M> for WsWriter<T> {
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

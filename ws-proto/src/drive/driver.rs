@@ -1,6 +1,5 @@
-//! The drive loop of `ws-proto` around a `futures-io` stream, written as `poll`
-//! functions so that it serves `async fn`s, `Stream`/`Sink`, and the two halves of a
-//! split socket alike.
+//! The drive loop around a [`Transport`], written as `poll` functions so that it serves
+//! `async fn`s, `Stream`/`Sink`, and the two halves of a split socket alike.
 //!
 //! All the state (unwritten bytes, the partial frame, the event about to be returned)
 //! lives here rather than in a future, which is what makes every operation cancel safe.
@@ -11,14 +10,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
-use futures_io::{AsyncRead, AsyncWrite};
-use ws_proto::{CloseCode, Connection, Event, OutputBuffer};
+use super::transport::{Runtime, Transport};
+use crate::{CloseCode, Connection, Error, Event, OutputBuffer};
 
-use crate::Error;
-
-/// How many bytes a read asks the transport for at most, by default.
-pub(crate) const DEFAULT_READ_SIZE: usize = 16 * 1024;
+/// How many bytes a read asks the transport for at most, by default (the adapters'
+/// `read_size` option).
+pub const DEFAULT_READ_SIZE: usize = 16 * 1024;
 
 /// Above this many bytes waiting to be written, `queue` waits for the peer to take
 /// some, and receiving writes before it returns the next event.
@@ -36,8 +33,13 @@ const SCRATCH_SIZE: usize = 4096;
 /// two).
 const MAX_SLICES: usize = 32;
 
-/// A future that completes when a server stops (see `establish_server`).
+/// A future that completes when a server stops (see `WebSocket::set_stop_signal`).
 pub(crate) type StopSignal = Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
+
+/// The clock of `T`'s runtime.
+fn now<T: Transport>() -> Instant {
+    T::Runtime::now()
+}
 
 /// Why a read into the connection's buffer gave nothing: `read_with` restores the
 /// buffer on any error, "not ready yet" included.
@@ -46,8 +48,8 @@ enum ReadError {
     Io(io::Error),
 }
 
-pub(crate) struct Driver<S> {
-    pub(crate) io: S,
+pub(crate) struct Driver<T: Transport> {
+    pub(crate) io: T,
     pub(crate) conn: Connection,
     /// Written with vectored writes: large payloads are referenced, not copied.
     out: OutputBuffer,
@@ -59,8 +61,9 @@ pub(crate) struct Driver<S> {
     /// at once, forever).
     read_eof: bool,
     /// One timer for the connection's deadlines and the idle check, and the instant it
-    /// is set for (`None` once it fired: a fired timer must be set again).
-    timer: Option<Timer>,
+    /// is set for (`None` once it fired: a fired timer is set again before it is
+    /// polled).
+    timer: Option<<T::Runtime as Runtime>::Sleep>,
     timer_at: Option<Instant>,
     /// When bytes last moved either way, and when to check whether the buffers can go.
     last_io: Instant,
@@ -71,7 +74,7 @@ pub(crate) struct Driver<S> {
     pub(crate) progress: u64,
 }
 
-impl<S> std::fmt::Debug for Driver<S> {
+impl<T: Transport> std::fmt::Debug for Driver<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver")
             .field("conn", &self.conn)
@@ -81,8 +84,8 @@ impl<S> std::fmt::Debug for Driver<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
-    pub(crate) fn new(io: S, conn: Connection) -> Self {
+impl<T: Transport> Driver<T> {
+    pub(crate) fn new(io: T, conn: Connection) -> Self {
         Self {
             io,
             conn,
@@ -93,7 +96,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             read_eof: false,
             timer: None,
             timer_at: None,
-            last_io: Instant::now(),
+            last_io: now::<T>(),
             release_at: None,
             stop: None,
             progress: 0,
@@ -169,28 +172,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             // Only writing (registered by the flush) or the timer can move us on.
             return Poll::Pending;
         }
-        let now = Instant::now();
+        // The time of a read the connection already took note of.
+        let mut noted = None;
         let read = if self.conn.read_buffer().capacity() == 0 {
             // No buffer (a new connection, or one whose idle buffers were released):
             // wait for the bytes in a scratch buffer on the stack, so an idle connection
             // holds no read buffer while it waits.
             let mut scratch = [0u8; SCRATCH_SIZE];
-            ready!(Pin::new(&mut self.io).poll_read(cx, &mut scratch)).inspect(|&n| {
-                if n > 0 {
-                    self.conn.read_buffer().extend_from_slice(&scratch[..n]);
-                    self.conn.handle_read(now);
-                }
+            ready!(self.io.poll_read(cx, &mut scratch)).inspect(|&n| {
+                // Noted below.
+                self.conn.read_buffer().extend_from_slice(&scratch[..n]);
             })
+        } else if self.io.reads_into_spare_capacity() {
+            // Straight into the connection's buffer, without zeroing it first.
+            let buf = self.conn.read_buffer_for(self.read_size);
+            ready!(self.io.poll_read_buf(cx, buf))
         } else {
             // Straight into the connection's buffer; `read_with` takes note of the
             // bytes, and leaves the buffer as it was when the transport is not ready.
+            let now = now::<T>();
             let io = &mut self.io;
-            let read = self.conn.read_with(self.read_size, now, |room| {
-                match Pin::new(io).poll_read(cx, room) {
-                    Poll::Ready(result) => result.map_err(ReadError::Io),
-                    Poll::Pending => Err(ReadError::Pending),
-                }
-            });
+            let read =
+                self.conn
+                    .read_with(self.read_size, now, |room| match io.poll_read(cx, room) {
+                        Poll::Ready(result) => result.map_err(ReadError::Io),
+                        Poll::Pending => Err(ReadError::Pending),
+                    });
+            noted = Some(now);
             match read {
                 Ok(n) => Ok(n),
                 Err(ReadError::Pending) => return Poll::Pending,
@@ -200,14 +208,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.progress += 1;
         match read {
             Ok(0) => self.eof(),
-            Ok(_) => self.last_io = now,
+            Ok(_) => {
+                let now = noted.unwrap_or_else(now::<T>);
+                self.last_io = now;
+                if noted.is_none() {
+                    self.conn.handle_read(now);
+                }
+            }
             Err(e) if is_disconnect(&e) => self.eof(),
             Err(e) => return Poll::Ready(Err(e.into())),
         }
         Poll::Ready(Ok(()))
     }
 
-    /// Runs the connection's timers and the release of idle buffers on one `Timer`;
+    /// Runs the connection's timers and the release of idle buffers on one timer;
     /// true when one fired.
     ///
     /// The idle check is armed once per idle period and re-armed from the last read
@@ -226,19 +240,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         };
         match &mut self.timer {
             Some(_) if self.timer_at == Some(deadline) => {}
-            Some(timer) => timer.set_at(deadline),
-            None => self.timer = Some(Timer::at(deadline)),
+            Some(timer) => T::Runtime::reset(timer, deadline),
+            None => self.timer = Some(T::Runtime::sleep_until(deadline)),
         }
         self.timer_at = Some(deadline);
         let Some(timer) = &mut self.timer else {
             return false;
         };
-        if Pin::new(timer).poll(cx).is_pending() {
+        if T::Runtime::poll_sleep(timer, cx).is_pending() {
             return false;
         }
-        // A fired timer stays silent until it is set again.
+        // A fired timer is set again before it is polled again.
         self.timer_at = None;
-        let now = Instant::now();
+        let now = now::<T>();
         if self.release_at.is_some_and(|at| now >= at) {
             if now >= self.last_io + IDLE_RELEASE {
                 self.conn.release_buffers();
@@ -259,7 +273,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     fn eof(&mut self) {
         self.read_eof = true;
-        self.conn.handle_eof(Instant::now());
+        self.conn.handle_eof(now::<T>());
     }
 
     /// Bytes queued or encoded and not yet written.
@@ -268,9 +282,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 
     /// Writes everything the connection has to send.
-    ///
-    /// `futures-io` has no `is_write_vectored`: a transport without vectored writes
-    /// takes the first slice (the trait's default), which is the plain write.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.transport_closed {
             return Poll::Ready(Ok(()));
@@ -279,20 +290,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if self.out.is_empty() && self.conn.poll_transmit_into(&mut self.out) == 0 {
                 break;
             }
-            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            let n = self.out.io_slices(&mut slices);
-            let written = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n]));
+            let written = if self.io.is_write_vectored() {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let n = self.out.io_slices(&mut slices);
+                ready!(self.io.poll_write_vectored(cx, &slices[..n]))
+            } else {
+                ready!(self.io.poll_write(cx, self.out.first_slice()))
+            };
             match written {
                 Ok(0) => return Poll::Ready(self.write_failed(ErrorKind::WriteZero.into())),
                 Ok(n) => {
-                    self.last_io = Instant::now();
+                    self.last_io = now::<T>();
                     self.out.advance(n.min(self.out.len()));
                     self.progress += 1;
                 }
                 Err(e) => return Poll::Ready(self.write_failed(e)),
             }
         }
-        match ready!(Pin::new(&mut self.io).poll_flush(cx)) {
+        match ready!(self.io.poll_flush(cx)) {
             Ok(()) => Poll::Ready(Ok(())),
             Err(e) => Poll::Ready(self.write_failed(e)),
         }
@@ -306,7 +321,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.progress += 1;
         self.out.clear();
         self.read_eof = true;
-        self.conn.handle_eof(Instant::now());
+        self.conn.handle_eof(now::<T>());
         if is_disconnect(&e) {
             Ok(())
         } else {
@@ -319,7 +334,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.transport_closed {
             return Poll::Ready(Ok(()));
         }
-        let result = ready!(Pin::new(&mut self.io).poll_close(cx));
+        let result = ready!(self.io.poll_shutdown(cx));
         self.transport_closed = true;
         self.progress += 1;
         match result {
@@ -331,7 +346,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
 /// Errors that mean the peer is gone rather than that something is broken here
 /// (`UnexpectedEof`: a TLS peer that closed TCP without a close_notify).
-fn is_disconnect(e: &io::Error) -> bool {
+pub(crate) fn is_disconnect(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         ErrorKind::ConnectionReset

@@ -1,0 +1,200 @@
+//! The opening handshakes over a [`Transport`]: the server's [`accept`] and the
+//! client's [`client`], each within a time limit on the transport's runtime.
+
+use std::future::{Future, poll_fn};
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use http::HeaderMap;
+
+use super::socket::{Parts, WebSocket};
+use super::transport::{Runtime, Transport};
+use crate::handshake::{ClientHandshake, ClientOptions, ServerHandshake, UpgradeRequest};
+use crate::{Config, Connection, Entropy, Error, HandshakeLimits, RequestError, Role};
+
+/// The bytes one handshake read asks for.
+const HANDSHAKE_READ: usize = 4096;
+
+/// How long a refused client has to take its answer before the transport is dropped.
+const REFUSE_LINGER: Duration = Duration::from_secs(1);
+
+/// How much of what a refused client still sends is read and dropped, at most.
+const REFUSE_DRAIN: usize = 64 * 1024;
+
+/// `future`'s output, or `None` if `limit` passes first on `R`'s clock.
+pub async fn timeout<R: Runtime, F: Future>(limit: Duration, future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    let mut sleep = R::sleep_until(R::now() + limit);
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        R::poll_sleep(&mut sleep, cx).map(|()| None)
+    })
+    .await
+}
+
+async fn read<T: Transport>(io: &mut T, buf: &mut [u8]) -> std::io::Result<usize> {
+    poll_fn(|cx| io.poll_read(cx, buf)).await
+}
+
+async fn write_all<T: Transport>(io: &mut T, mut buf: &[u8]) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match poll_fn(|cx| io.poll_write(cx, buf)).await? {
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            n => buf = &buf[n.min(buf.len())..],
+        }
+    }
+    poll_fn(|cx| io.poll_flush(cx)).await
+}
+
+/// How a server answers opening requests: the settings of an adapter's
+/// `ServerOptions` that [`accept`] uses.
+#[derive(Clone, Copy)]
+pub struct AcceptOptions<'a> {
+    /// The connection settings.
+    pub config: &'a Config,
+    /// Bounds on the opening request.
+    pub limits: HandshakeLimits,
+    /// How long the client has to send its opening request.
+    pub timeout: Duration,
+    /// Run before the upgrade; `false` answers 403 Forbidden.
+    pub check_request: &'a (dyn Fn(&http::Request<()>) -> bool + Send + Sync),
+    /// Chooses the subprotocol among those the client offers; a name the client did
+    /// not offer is ignored.
+    pub select_subprotocol: &'a (dyn Fn(&[&str]) -> Option<String> + Send + Sync),
+    /// Extra fields for the 101 response.
+    pub response_headers: &'a HeaderMap,
+}
+
+impl std::fmt::Debug for AcceptOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcceptOptions")
+            .field("config", &self.config)
+            .field("limits", &self.limits)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Performs the server's opening handshake over an accepted transport: reads the
+/// request (within `options.timeout`), runs the request check, and answers 101 or the
+/// error's status (400, 403, 405, 426, 431). A refused client gets its answer and a
+/// clean close (see [`Error::Request`]).
+pub async fn accept<T: Transport>(
+    mut io: T,
+    peer_addr: Option<SocketAddr>,
+    options: AcceptOptions<'_>,
+) -> Result<WebSocket<T>, Error> {
+    let outcome = timeout::<T::Runtime, _>(options.timeout, read_request(&mut io, options.limits))
+        .await
+        .ok_or(Error::HandshakeTimeout)??;
+    let mut out = Vec::new();
+    let upgrade = match outcome {
+        Ok(upgrade) if (options.check_request)(upgrade.request()) => upgrade,
+        Ok(upgrade) => {
+            upgrade.reject(&RequestError::Forbidden, &mut out);
+            refuse(io, &out).await;
+            return Err(Error::Request(RequestError::Forbidden));
+        }
+        Err(error) => {
+            let (response, body) = crate::handshake::error_response(&error);
+            crate::handshake::write_response(&response, &body, &mut out);
+            refuse(io, &out).await;
+            return Err(Error::Request(error));
+        }
+    };
+    let subprotocol = upgrade.choose_subprotocol(options.select_subprotocol);
+    upgrade.accept(subprotocol.as_deref(), options.response_headers, &mut out)?;
+    write_all(&mut io, &out).await?;
+    let conn = Connection::new(Role::Server, options.config.clone(), T::Runtime::now());
+    let (request, leftover) = upgrade.into_parts();
+    let parts = Parts {
+        request: Some(request),
+        peer_addr,
+        subprotocol,
+    };
+    Ok(WebSocket::from_parts(io, conn, &leftover, parts))
+}
+
+/// Reads an opening request: the upgrade, or the refusal to answer with.
+async fn read_request<T: Transport>(
+    io: &mut T,
+    limits: HandshakeLimits,
+) -> Result<Result<UpgradeRequest, RequestError>, Error> {
+    let mut handshake = ServerHandshake::new(limits);
+    let mut buf = vec![0u8; HANDSHAKE_READ];
+    loop {
+        let n = read(io, &mut buf).await?;
+        if n == 0 {
+            return Err(Error::HandshakeEof);
+        }
+        match handshake.handle_input(&buf[..n]) {
+            Ok(Some(upgrade)) => return Ok(Ok(upgrade)),
+            Ok(None) => {}
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+}
+
+/// Sends a refusal and closes the transport cleanly: the answer is flushed (through
+/// TLS too), the write side shut down, and what the client still sends is read and
+/// dropped for a moment, so that closing with unread bytes does not reset the
+/// connection and destroy the answer before the client reads it.
+async fn refuse<T: Transport>(mut io: T, answer: &[u8]) {
+    let _ = timeout::<T::Runtime, _>(REFUSE_LINGER, async {
+        write_all(&mut io, answer).await?;
+        poll_fn(|cx| io.poll_shutdown(cx)).await?;
+        let mut sink = [0u8; HANDSHAKE_READ];
+        let mut drained = 0;
+        while drained < REFUSE_DRAIN {
+            match read(&mut io, &mut sink).await? {
+                0 => break,
+                n => drained += n,
+            }
+        }
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
+}
+
+/// Performs the client's opening handshake for `uri` over a transport the caller
+/// connected, within `limit`: sends the request built from `handshake` (with a nonce
+/// from `entropy`, which then draws the masking keys), and checks the answer.
+pub async fn client<T: Transport>(
+    mut io: T,
+    uri: &http::Uri,
+    handshake: &ClientOptions,
+    config: Config,
+    mut entropy: Box<dyn Entropy>,
+    limit: Duration,
+) -> Result<WebSocket<T>, Error> {
+    let mut handshake = ClientHandshake::new(uri, handshake, entropy.as_mut())?;
+    let exchange = async {
+        let mut out = Vec::new();
+        handshake.write_request(&mut out);
+        write_all(&mut io, &out).await?;
+        let mut buf = vec![0u8; HANDSHAKE_READ];
+        loop {
+            let n = read(&mut io, &mut buf).await?;
+            if n == 0 {
+                return Err(Error::HandshakeEof);
+            }
+            if let Some(response) = handshake.handle_input(&buf[..n])? {
+                return Ok(response);
+            }
+        }
+    };
+    let response = timeout::<T::Runtime, _>(limit, exchange)
+        .await
+        .ok_or(Error::HandshakeTimeout)??;
+    let conn = Connection::with_entropy(Role::Client, config, T::Runtime::now(), entropy);
+    let parts = Parts {
+        request: None,
+        peer_addr: None,
+        subprotocol: response.subprotocol,
+    };
+    Ok(WebSocket::from_parts(io, conn, &response.leftover, parts))
+}

@@ -1,0 +1,372 @@
+//! The drive loop over an in-memory transport and a clock that moves only when told:
+//! the things an adapter relies on, shown without a runtime.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+
+use super::{AcceptOptions, Parts, Runtime, Transport, WebSocket, accept};
+use crate::{
+    Config, Connection, Error, Event, HandshakeLimits, Message, RequestError, Role, SeededEntropy,
+};
+
+thread_local! {
+    static CLOCK: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// A clock that stands still until [`advance`] moves it; a timer is due once it has.
+struct Manual;
+
+impl Runtime for Manual {
+    type Sleep = Instant;
+
+    fn now() -> Instant {
+        CLOCK.with(|c| c.get().expect("the test clock is set"))
+    }
+
+    fn sleep_until(at: Instant) -> Instant {
+        at
+    }
+
+    fn reset(sleep: &mut Instant, at: Instant) {
+        *sleep = at;
+    }
+
+    fn poll_sleep(sleep: &mut Instant, _cx: &mut Context<'_>) -> Poll<()> {
+        if Self::now() >= *sleep {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+fn start_clock() -> Instant {
+    // The one real reading, as the origin of the test clock.
+    #[allow(clippy::disallowed_methods)]
+    let origin = Instant::now();
+    CLOCK.with(|c| c.set(Some(origin)));
+    origin
+}
+
+fn advance(by: Duration) {
+    CLOCK.with(|c| c.set(c.get().map(|t| t + by)));
+}
+
+/// Both directions of the in-memory wire, as the transport sees them.
+#[derive(Debug, Default)]
+struct Wire {
+    /// What the peer sent and we have not read.
+    input: Vec<u8>,
+    /// The peer closed its side.
+    eof: bool,
+    /// Everything we wrote, and in how many write calls.
+    written: Vec<u8>,
+    writes: usize,
+    shut_down: bool,
+}
+
+/// The transport over a [`Wire`]. `spare` says whether it reads into the buffer's spare
+/// capacity (as tokio's streams do) or wants initialised room (as `futures-io`'s do).
+struct Mock {
+    wire: Rc<RefCell<Wire>>,
+    spare: bool,
+}
+
+impl Mock {
+    /// Takes up to `max` bytes of input: `None` while there is none yet.
+    fn take(&self, max: usize) -> Option<Vec<u8>> {
+        let mut wire = self.wire.borrow_mut();
+        if wire.input.is_empty() && !wire.eof {
+            return None;
+        }
+        let n = max.min(wire.input.len());
+        Some(wire.input.drain(..n).collect())
+    }
+}
+
+impl Transport for Mock {
+    type Runtime = Manual;
+
+    fn poll_read(&mut self, _cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let Some(bytes) = self.take(buf.len()) else {
+            return Poll::Pending;
+        };
+        buf[..bytes.len()].copy_from_slice(&bytes);
+        Poll::Ready(Ok(bytes.len()))
+    }
+
+    fn reads_into_spare_capacity(&self) -> bool {
+        self.spare
+    }
+
+    fn poll_read_buf(
+        &mut self,
+        _cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        assert!(
+            self.spare,
+            "only a transport that said so is handed the spare capacity"
+        );
+        let room = buf.capacity() - buf.len();
+        assert!(room > 0, "the read buffer has room");
+        let Some(bytes) = self.take(room) else {
+            return Poll::Pending;
+        };
+        buf.extend_from_slice(&bytes);
+        Poll::Ready(Ok(bytes.len()))
+    }
+
+    fn poll_write(&mut self, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(_cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        &mut self,
+        _cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut wire = self.wire.borrow_mut();
+        wire.writes += 1;
+        let before = wire.written.len();
+        for buf in bufs {
+            wire.written.extend_from_slice(buf);
+        }
+        Poll::Ready(Ok(wire.written.len() - before))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.wire.borrow_mut().shut_down = true;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Polls `future` once, with a waker that does nothing: the test moves the world.
+fn poll_once<F: Future>(future: F) -> Poll<F::Output> {
+    pin!(future).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// A server socket over a fresh wire, and the client machine that talks to it.
+fn pair(spare: bool) -> (WebSocket<Mock>, Rc<RefCell<Wire>>, Connection) {
+    let now = start_clock();
+    let wire = Rc::new(RefCell::new(Wire::default()));
+    let io = Mock {
+        wire: wire.clone(),
+        spare,
+    };
+    let conn = Connection::new(Role::Server, Config::default(), now);
+    let ws = WebSocket::from_parts(io, conn, &[], Parts::default());
+    let client = Connection::with_entropy(
+        Role::Client,
+        Config::default(),
+        now,
+        Box::new(SeededEntropy::new(7)),
+    );
+    (ws, wire, client)
+}
+
+/// What `client` has to send, onto the wire.
+fn transmit(client: &mut Connection, wire: &RefCell<Wire>) {
+    let mut out = Vec::new();
+    while client.poll_transmit(&mut out) > 0 {}
+    wire.borrow_mut().input.extend_from_slice(&out);
+}
+
+/// Everything the server wrote so far, decoded by `client`.
+fn received(client: &mut Connection, wire: &RefCell<Wire>) -> Vec<Event> {
+    let written = std::mem::take(&mut wire.borrow_mut().written);
+    client.handle_input(&written, Manual::now());
+    std::iter::from_fn(|| client.poll_event()).collect()
+}
+
+#[test]
+fn the_reader_half_answers_a_ping_while_the_writer_is_idle() {
+    let (ws, wire, mut client) = pair(true);
+    let (mut reader, _writer) = ws.split();
+    client.ping("are you there").unwrap();
+    transmit(&mut client, &wire);
+    let Poll::Ready(Ok(Some(Event::Ping(payload)))) = poll_once(reader.recv()) else {
+        panic!("the ping comes up to the reader");
+    };
+    assert_eq!(&payload[..], b"are you there");
+    // The answer goes out when the reader waits for more input.
+    assert!(poll_once(reader.recv()).is_pending());
+    assert_eq!(
+        received(&mut client, &wire),
+        [Event::Pong("are you there".into())]
+    );
+}
+
+#[test]
+fn queued_answers_to_a_burst_go_out_in_one_write() {
+    for spare in [true, false] {
+        let (mut ws, wire, mut client) = pair(spare);
+        for i in 0..3 {
+            client.send(format!("message {i}")).unwrap();
+        }
+        transmit(&mut client, &wire);
+        for i in 0..3 {
+            let Poll::Ready(Ok(Some(message))) = poll_once(ws.recv_message()) else {
+                panic!("message {i} is there");
+            };
+            assert_eq!(message, Message::from(format!("message {i}")));
+            assert!(poll_once(ws.queue(message)).is_ready());
+        }
+        assert_eq!(wire.borrow().writes, 0, "queue does not write");
+        assert!(poll_once(ws.recv()).is_pending());
+        assert_eq!(wire.borrow().writes, 1, "one write for the three answers");
+        let echoes = received(&mut client, &wire);
+        let expected: Vec<Event> = (0..3)
+            .map(|i| Event::Message(Message::from(format!("message {i}"))))
+            .collect();
+        assert_eq!(echoes, expected);
+    }
+}
+
+#[test]
+fn a_large_message_arrives_whole_through_either_kind_of_read() {
+    for spare in [true, false] {
+        let (mut ws, wire, mut client) = pair(spare);
+        let payload: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+        client.send(payload.clone()).unwrap();
+        transmit(&mut client, &wire);
+        let Poll::Ready(Ok(Some(message))) = poll_once(ws.recv_message()) else {
+            panic!("the message is there (spare capacity: {spare})");
+        };
+        assert_eq!(message, Message::from(payload));
+    }
+}
+
+#[test]
+fn an_idle_connection_gives_its_buffers_back_on_the_runtime_clock() {
+    let (mut ws, wire, mut client) = pair(true);
+    client.send("hello").unwrap();
+    transmit(&mut client, &wire);
+    assert!(matches!(poll_once(ws.recv()), Poll::Ready(Ok(Some(_)))));
+    assert!(poll_once(ws.recv()).is_pending());
+    assert!(ws.connection().buffer_capacity() > 0);
+    advance(Duration::from_secs(1));
+    assert!(poll_once(ws.recv()).is_pending());
+    assert!(
+        ws.connection().buffer_capacity() > 0,
+        "not idle long enough"
+    );
+    advance(Duration::from_secs(2));
+    assert!(poll_once(ws.recv()).is_pending());
+    assert_eq!(ws.connection().buffer_capacity(), 0);
+    // And it still works: the next read waits in the scratch buffer.
+    client.send("again").unwrap();
+    transmit(&mut client, &wire);
+    let Poll::Ready(Ok(Some(Event::Message(message)))) = poll_once(ws.recv()) else {
+        panic!("the message after the release is there");
+    };
+    assert_eq!(message, Message::from("again"));
+}
+
+#[test]
+fn the_peer_closing_ends_the_stream_with_a_clean_shutdown() {
+    let (mut ws, wire, mut client) = pair(false);
+    client.close(crate::CloseCode::NORMAL, "bye").unwrap();
+    transmit(&mut client, &wire);
+    assert!(matches!(
+        poll_once(ws.recv()),
+        Poll::Ready(Ok(Some(Event::Closed(_))))
+    ));
+    assert!(matches!(poll_once(ws.recv()), Poll::Ready(Ok(None))));
+    assert!(
+        wire.borrow().shut_down,
+        "a server closes the transport first"
+    );
+    let answer = received(&mut client, &wire);
+    assert!(matches!(answer.as_slice(), [Event::Closed(_)]));
+}
+
+fn accept_options<'a>(config: &'a Config, headers: &'a http::HeaderMap) -> AcceptOptions<'a> {
+    AcceptOptions {
+        config,
+        limits: HandshakeLimits::default(),
+        timeout: Duration::from_secs(10),
+        check_request: &|_| true,
+        select_subprotocol: &|_| Some("not offered".to_owned()),
+        response_headers: headers,
+    }
+}
+
+#[test]
+fn accept_times_out_on_the_runtime_clock() {
+    start_clock();
+    let wire = Rc::new(RefCell::new(Wire::default()));
+    let io = Mock {
+        wire: wire.clone(),
+        spare: true,
+    };
+    let (config, headers) = (Config::default(), http::HeaderMap::new());
+    let mut accepting = Box::pin(accept(io, None, accept_options(&config, &headers)));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(accepting.as_mut().poll(&mut cx).is_pending());
+    advance(Duration::from_secs(9));
+    assert!(accepting.as_mut().poll(&mut cx).is_pending());
+    advance(Duration::from_secs(1));
+    let Poll::Ready(Err(Error::HandshakeTimeout)) = accepting.as_mut().poll(&mut cx) else {
+        panic!("the handshake timed out");
+    };
+}
+
+#[test]
+fn accept_answers_a_bad_request_and_closes() {
+    start_clock();
+    let wire = Rc::new(RefCell::new(Wire::default()));
+    wire.borrow_mut().input =
+        b"GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\r\n".to_vec();
+    wire.borrow_mut().eof = true;
+    let io = Mock {
+        wire: wire.clone(),
+        spare: true,
+    };
+    let (config, headers) = (Config::default(), http::HeaderMap::new());
+    let Poll::Ready(Err(Error::Request(error))) =
+        poll_once(accept(io, None, accept_options(&config, &headers)))
+    else {
+        panic!("the request is refused");
+    };
+    assert_ne!(error, RequestError::Forbidden);
+    let wire = wire.borrow();
+    assert!(
+        wire.written.starts_with(b"HTTP/1.1 4"),
+        "an error status is sent"
+    );
+    assert!(wire.shut_down);
+}
+
+#[test]
+fn accept_ignores_a_subprotocol_the_client_did_not_offer() {
+    start_clock();
+    let wire = Rc::new(RefCell::new(Wire::default()));
+    wire.borrow_mut().input = b"GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n".to_vec();
+    let io = Mock {
+        wire: wire.clone(),
+        spare: true,
+    };
+    let (config, headers) = (Config::default(), http::HeaderMap::new());
+    let Poll::Ready(Ok(ws)) = poll_once(accept(io, None, accept_options(&config, &headers))) else {
+        panic!("the request is accepted");
+    };
+    assert_eq!(ws.subprotocol(), None);
+    assert_eq!(ws.http_request().map(|r| r.uri().path()), Some("/"));
+    assert!(wire.borrow().written.starts_with(b"HTTP/1.1 101"));
+}
