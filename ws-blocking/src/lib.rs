@@ -84,7 +84,6 @@
 
 mod client;
 mod driver;
-mod error;
 mod server;
 mod socket;
 mod split;
@@ -93,18 +92,18 @@ pub mod tls;
 mod transport;
 
 pub use client::{ConnectOptions, client, connect};
-pub use error::Error;
 #[cfg(feature = "rustls")]
 pub use rustls;
 pub use server::{
-    CheckRequest, Listen, OnError, SelectSubprotocol, ServerOptions, StopHandle, accept,
-    establish_server, establish_standard_server,
+    Listen, OnError, ServerOptions, StopHandle, accept, establish_server, establish_standard_server,
 };
 pub use socket::{Events, Messages, Parts, WebSocket};
 pub use split::{WsReader, WsWriter};
 pub use transport::{MaybeTlsStream, Transport, Untimed};
 
 pub use ws_proto;
+pub use ws_proto::Error;
+pub use ws_proto::handshake::{CheckRequest, SelectSubprotocol};
 pub use ws_proto::{
     CloseCode, CloseFrame, CloseReason, Config, Event, Frame, KeepAlive, Message, OpCode, Policy,
     RequestError, ResponseError,

@@ -9,7 +9,9 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
-use ws_proto::handshake::{ServerHandshake, check_origin_with_host};
+use ws_proto::handshake::{
+    CheckRequest, SelectSubprotocol, ServerHandshake, check_origin_with_host,
+};
 use ws_proto::{Config, Connection, HandshakeLimits, Policy, RequestError, Role};
 
 use crate::Error;
@@ -17,10 +19,6 @@ use crate::driver::{DEFAULT_READ_SIZE, is_timeout};
 use crate::socket::{Parts, WebSocket};
 use crate::transport::{MaybeTlsStream, Transport};
 
-/// A request check: `false` answers 403 Forbidden.
-pub type CheckRequest = Arc<dyn Fn(&http::Request<()>) -> bool + Send + Sync>;
-/// Picks a subprotocol among those the client offers (in its order of preference).
-pub type SelectSubprotocol = Arc<dyn Fn(&[&str]) -> Option<String> + Send + Sync>;
 /// Told about every connection that failed before or during its handshake.
 pub type OnError = Arc<dyn Fn(Error) + Send + Sync>;
 
@@ -209,9 +207,7 @@ pub fn accept<S: Transport>(
             return Err(Error::Request(error));
         }
     };
-    let offered = upgrade.subprotocols();
-    let subprotocol =
-        (options.select_subprotocol)(&offered).filter(|p| offered.contains(&p.as_str()));
+    let subprotocol = upgrade.choose_subprotocol(&*options.select_subprotocol);
     upgrade.accept(subprotocol.as_deref(), &options.response_headers, &mut out)?;
     io.write_all(&out)?;
     io.flush()?;
