@@ -268,7 +268,7 @@ impl fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 /// Why a connection attempt, a handshake or an operation on a socket failed: the error
-/// of every adapter (`ws-tokio`, `ws-async-std`, `ws-blocking`, and [`drive`](crate::drive)
+/// of every adapter (`ws-tokio`, `ws-async-std`, `ws-blocking`, and `ws_proto::drive`
 /// with the `drive` feature).
 ///
 /// A peer that breaks the protocol after the handshake is not an error: it shows up as
