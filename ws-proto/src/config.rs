@@ -61,6 +61,11 @@ pub struct Config {
     /// How long to wait for the peer's Close (or, as a client, for the server to close
     /// the transport) after the closing handshake started.
     pub close_timeout: Duration,
+    /// permessage-deflate: what a client offers and a server accepts (`None`, the
+    /// default: no compression). The handshake negotiates it; the adapters hand the
+    /// outcome to the connection.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -73,6 +78,8 @@ impl Default for Config {
             write_chunk_size: 64 << 10,
             keepalive: None,
             close_timeout: Duration::from_secs(5),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }

@@ -70,6 +70,9 @@ pub enum State {
 /// reading cannot grow our memory.
 const MAX_QUEUED_CONTROL: usize = 32;
 
+/// The RSV1 bit, as in the first header byte: permessage-deflate's "compressed".
+const RSV1: u8 = 0x40;
+
 /// A timer a command asked for, armed at the next `handle_*` call that tells the time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Timer {
@@ -83,6 +86,17 @@ enum Timer {
 struct Fragmented {
     opcode: OpCode,
     buf: BytesMut,
+    /// A compressed message (RSV1 on its first frame): what its frames inflated to so
+    /// far; `buf` stays empty.
+    inflated: Option<Vec<u8>>,
+}
+
+/// permessage-deflate, once negotiated: our compressor and the peer's decompressor.
+#[cfg(feature = "deflate")]
+#[derive(Debug)]
+struct Compression {
+    deflater: crate::deflate::Deflater,
+    inflater: crate::deflate::Inflater,
 }
 
 /// A frame whose header is written and whose payload is being copied out.
@@ -131,6 +145,10 @@ pub struct Connection {
     /// The policy [`set_policy`](Self::set_policy) asked for, applied between messages.
     next_policy: Policy,
     fragmented: Option<Fragmented>,
+    /// The message whose frames are arriving is compressed.
+    compressed: bool,
+    #[cfg(feature = "deflate")]
+    compression: Option<Compression>,
     utf8: Utf8Validator,
     events: VecDeque<Event>,
 
@@ -196,6 +214,9 @@ impl Connection {
             rsv_allowed: 0,
             next_policy: policy,
             fragmented: None,
+            compressed: false,
+            #[cfg(feature = "deflate")]
+            compression: None,
             utf8: Utf8Validator::new(),
             events: VecDeque::new(),
             control: VecDeque::new(),
@@ -215,6 +236,19 @@ impl Connection {
             pings: 0,
             close_timer: Timer::Off,
         }
+    }
+
+    /// Turns permessage-deflate on, as the opening handshake negotiated it
+    /// ([`ClientResponse::deflate`](crate::handshake::ClientResponse::deflate) or
+    /// [`UpgradeRequest::negotiate_deflate`](crate::handshake::UpgradeRequest::negotiate_deflate)):
+    /// RSV1 then marks compressed messages both ways. Call it before any input.
+    #[cfg(feature = "deflate")]
+    pub fn enable_deflate(&mut self, params: crate::deflate::DeflateParams) {
+        self.rsv_allowed |= RSV1;
+        self.compression = Some(Compression {
+            deflater: crate::deflate::Deflater::new(params),
+            inflater: crate::deflate::Inflater::new(&params),
+        });
     }
 
     // ===== getters =====
@@ -334,6 +368,15 @@ impl Connection {
         }
         if self.data.is_empty() {
             self.data = VecDeque::new();
+        }
+        #[cfg(feature = "deflate")]
+        if let Some(c) = &mut self.compression {
+            // The codecs' state is large (hundreds of KiB); it can go only when no
+            // context is kept between messages, and not inside a message.
+            c.deflater.release();
+            if self.fragmented.is_none() {
+                c.inflater.release();
+            }
         }
     }
 
@@ -514,6 +557,14 @@ impl Connection {
         if standard && h.rsv & !self.rsv_allowed != 0 {
             return Err(ProtocolError::ReservedBits(h.rsv & !self.rsv_allowed));
         }
+        // RFC 7692 §6: RSV1 marks the first frame of a compressed message, never a
+        // control frame or a continuation.
+        if standard
+            && h.rsv & RSV1 != 0
+            && (h.opcode.is_control() || h.opcode == OpCode::Continuation)
+        {
+            return Err(ProtocolError::ReservedBits(RSV1));
+        }
         // §5.2: on a reserved opcode the receiving endpoint MUST fail the connection.
         if standard && h.opcode.is_reserved() {
             return Err(ProtocolError::ReservedOpcode(h.opcode.as_nibble()));
@@ -556,6 +607,9 @@ impl Connection {
                 max: self.config.max_message_size,
             });
         }
+        if h.opcode != OpCode::Continuation {
+            self.compressed = h.rsv & RSV1 != 0;
+        }
         self.frame_is_text = match (&self.fragmented, h.opcode) {
             (_, OpCode::Text) => {
                 self.utf8.reset();
@@ -564,6 +618,10 @@ impl Connection {
             (Some(f), OpCode::Continuation) => f.opcode == OpCode::Text,
             _ => false,
         };
+        if self.compressed {
+            // Validated once inflated.
+            self.frame_is_text = false;
+        }
         Ok(())
     }
 
@@ -594,23 +652,48 @@ impl Connection {
                 Ok(peer) => self.on_peer_close(peer, true),
                 Err(e) => self.fail(e),
             },
+            OpCode::Text | OpCode::Binary if self.compressed => {
+                let mut f = Fragmented {
+                    opcode: header.opcode,
+                    buf: BytesMut::new(),
+                    inflated: Some(Vec::new()),
+                };
+                if let Err(e) = self.inflate_frame(&mut f, &payload, header.fin) {
+                    return self.fail(e);
+                }
+                if header.fin {
+                    let inflated = f.inflated.take().unwrap_or_default();
+                    self.deliver(f.opcode, Bytes::from(inflated));
+                } else {
+                    self.fragmented = Some(f);
+                }
+            }
             OpCode::Text | OpCode::Binary if header.fin => self.deliver(header.opcode, payload),
             OpCode::Text | OpCode::Binary => {
                 self.fragmented = Some(Fragmented {
                     opcode: header.opcode,
                     buf: BytesMut::from(&payload[..]),
+                    inflated: None,
                 });
             }
             OpCode::Continuation => {
                 // `check_header` made sure a message is in progress.
-                let Some(f) = self.fragmented.as_mut() else {
+                let Some(mut f) = self.fragmented.take() else {
                     return self.fail(ProtocolError::UnexpectedContinuation);
                 };
-                f.buf.extend_from_slice(&payload);
-                if header.fin {
-                    if let Some(f) = self.fragmented.take() {
-                        self.deliver(f.opcode, f.buf.freeze());
+                if f.inflated.is_some() {
+                    if let Err(e) = self.inflate_frame(&mut f, &payload, header.fin) {
+                        return self.fail(e);
                     }
+                } else {
+                    f.buf.extend_from_slice(&payload);
+                }
+                if !header.fin {
+                    self.fragmented = Some(f);
+                } else if let Some(inflated) = f.inflated {
+                    self.deliver(f.opcode, Bytes::from(inflated));
+                } else {
+                    self.deliver(f.opcode, f.buf.freeze());
                 }
             }
             // Refused by `check_header` under the standard policy.
@@ -632,6 +715,61 @@ impl Connection {
             Message::Binary(payload)
         };
         self.events.push_back(Event::Message(message));
+    }
+
+    /// Inflates one frame of a compressed message into `f.inflated`, validating text as
+    /// it comes out; with the last frame, ends the message. The message size limit
+    /// applies to the inflated bytes, checked while inflating.
+    fn inflate_frame(
+        &mut self,
+        f: &mut Fragmented,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), ProtocolError> {
+        let Some(out) = f.inflated.as_mut() else {
+            return Ok(());
+        };
+        let before = out.len();
+        self.inflate_into(out, payload, fin)?;
+        if f.opcode == OpCode::Text && self.utf8.feed(&out[before..]).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "deflate")]
+    fn inflate_into(
+        &mut self,
+        out: &mut Vec<u8>,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), ProtocolError> {
+        use crate::deflate::InflateError;
+        let max = self.config.max_message_size;
+        // RSV1 is refused unless deflate was negotiated, so this is set.
+        let Some(c) = self.compression.as_mut() else {
+            return Err(ProtocolError::ReservedBits(RSV1));
+        };
+        let result = c.inflater.inflate(payload, out, max).and_then(|()| {
+            if fin {
+                c.inflater.finish(out, max)
+            } else {
+                Ok(())
+            }
+        });
+        result.map_err(|e| match e {
+            InflateError::Corrupt => ProtocolError::BadCompressedData,
+            InflateError::TooLarge => ProtocolError::MessageTooLarge {
+                len: out.len() as u64,
+                max,
+            },
+        })
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn inflate_into(&mut self, _: &mut Vec<u8>, _: &[u8], _: bool) -> Result<(), ProtocolError> {
+        // RSV1 is refused without the extension; this is never reached.
+        Err(ProtocolError::ReservedBits(RSV1))
     }
 
     /// The peer's Close arrived (already validated under the standard policy).
@@ -727,7 +865,17 @@ impl Connection {
     /// [`Config::fragment_size`] if that is set.
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), UsageError> {
         self.check_can_send()?;
-        self.push_data(message.into().into_frame());
+        #[allow(unused_mut)]
+        let mut frame = message.into().into_frame();
+        #[cfg(feature = "deflate")]
+        if let Some(c) = self.compression.as_mut() {
+            if c.deflater.wants(frame.payload.len()) {
+                // RFC 7692 §6: RSV1 on the first frame of a compressed message.
+                frame.payload = c.deflater.compress(&frame.payload);
+                frame.rsv[0] = true;
+            }
+        }
+        self.push_data(frame);
         Ok(())
     }
 

@@ -57,6 +57,8 @@ pub enum ProtocolError {
     },
     /// A text message, or part of one, that is not UTF-8 (§8.1).
     InvalidUtf8,
+    /// A compressed message (permessage-deflate) whose data does not inflate.
+    BadCompressedData,
     /// A Close frame with a 1-byte payload (§5.5.1).
     CloseTooShort,
     /// A Close frame with a status code that may not be sent (§7.4).
@@ -70,7 +72,9 @@ impl ProtocolError {
     pub fn close_code(&self) -> CloseCode {
         match self {
             Self::FrameTooLarge { .. } | Self::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
-            Self::InvalidUtf8 | Self::InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidUtf8 | Self::InvalidCloseReason | Self::BadCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -91,6 +95,7 @@ impl fmt::Display for ProtocolError {
             Self::FrameTooLarge { len, max } => write!(f, "frame of {len} bytes (max {max})"),
             Self::MessageTooLarge { len, max } => write!(f, "message of {len} bytes (max {max})"),
             Self::InvalidUtf8 => f.write_str("text is not valid UTF-8"),
+            Self::BadCompressedData => f.write_str("compressed message does not inflate"),
             Self::CloseTooShort => f.write_str("close frame with a 1-byte payload"),
             Self::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
             Self::InvalidCloseReason => f.write_str("close reason is not valid UTF-8"),
@@ -191,7 +196,8 @@ pub enum ResponseError {
     BadAccept,
     /// A subprotocol the client did not offer, or more than one.
     UnexpectedSubprotocol,
-    /// An extension the client did not offer.
+    /// An extension the client did not offer, or an answer to its permessage-deflate
+    /// offer that RFC 7692 does not allow.
     UnexpectedExtension,
 }
 

@@ -144,6 +144,8 @@
 pub mod close;
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 #[cfg(feature = "drive")]
 pub mod drive;
 mod entropy;
@@ -158,6 +160,8 @@ pub mod utf8;
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, KeepAlive, Policy};
 pub use connection::{Connection, Role, State};
+#[cfg(feature = "deflate")]
+pub use deflate::{DeflateConfig, DeflateParams};
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};
 pub use error::{Error, ProtocolError, Rejection, RequestError, ResponseError, UsageError};
 pub use event::{CloseReason, Event, Message};

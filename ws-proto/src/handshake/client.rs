@@ -83,6 +83,9 @@ pub struct ClientHandshake {
     offered: Vec<String>,
     limits: HandshakeLimits,
     buf: BytesMut,
+    /// The permessage-deflate offer made, to check the answer against.
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 /// The server's accepting answer.
@@ -94,6 +97,10 @@ pub struct ClientResponse {
     pub subprotocol: Option<String>,
     /// Bytes after the response head: the first bytes of the connection.
     pub leftover: Bytes,
+    /// permessage-deflate as the server accepted it (`None`: not offered, or
+    /// declined); hand it to [`Connection::enable_deflate`](crate::Connection::enable_deflate).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateParams>,
 }
 
 impl ClientHandshake {
@@ -146,7 +153,23 @@ impl ClientHandshake {
             offered: options.subprotocols.clone(),
             limits: options.limits,
             buf: BytesMut::new(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         })
+    }
+
+    /// Offers permessage-deflate with these settings (before
+    /// [`write_request`](Self::write_request)); the answer is checked as RFC 7692
+    /// §7.1 says, and [`ClientResponse::deflate`] tells what was agreed.
+    #[cfg(feature = "deflate")]
+    pub fn offer_deflate(&mut self, config: crate::deflate::DeflateConfig) {
+        // The offer is made of tokens and digits only.
+        if let Ok(value) = HeaderValue::from_str(&config.client_offer()) {
+            self.request
+                .headers_mut()
+                .insert(SEC_WEBSOCKET_EXTENSIONS, value);
+            self.deflate = Some(config);
+        }
     }
 
     /// The request (its URI is the request target: path and query).
@@ -201,6 +224,10 @@ impl ClientHandshake {
             })));
         }
         let subprotocol = self.check(&headers)?;
+        #[cfg(feature = "deflate")]
+        let deflate = self.check_extensions(&headers)?;
+        #[cfg(not(feature = "deflate"))]
+        self.check_extensions(&headers)?;
         let mut response = Response::new(());
         *response.status_mut() = status;
         *response.headers_mut() = headers;
@@ -208,6 +235,8 @@ impl ClientHandshake {
             response,
             subprotocol,
             leftover,
+            #[cfg(feature = "deflate")]
+            deflate,
         }))
     }
 
@@ -223,10 +252,6 @@ impl ClientHandshake {
         match (accepts.next(), accepts.next()) {
             (Some(a), None) if a.as_bytes().trim_ascii() == self.expected_accept.as_bytes() => {}
             _ => return Err(ResponseError::BadAccept),
-        }
-        // We offer no extension, so the server may not use one.
-        if headers.contains_key(SEC_WEBSOCKET_EXTENSIONS) {
-            return Err(ResponseError::UnexpectedExtension);
         }
         let mut protocols = headers.get_all(SEC_WEBSOCKET_PROTOCOL).iter();
         match (protocols.next(), protocols.next()) {
@@ -244,6 +269,39 @@ impl ClientHandshake {
             }
             _ => Err(ResponseError::UnexpectedSubprotocol),
         }
+    }
+}
+
+impl ClientHandshake {
+    /// The server may use only the extension we offered, as RFC 7692 allows.
+    #[cfg(feature = "deflate")]
+    fn check_extensions(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<crate::deflate::DeflateParams>, ResponseError> {
+        let answers = headers.get_all(SEC_WEBSOCKET_EXTENSIONS);
+        match &self.deflate {
+            Some(config) => {
+                let values: Vec<&str> = answers
+                    .iter()
+                    .map(|v| v.to_str().map_err(|_| ResponseError::UnexpectedExtension))
+                    .collect::<Result<_, _>>()?;
+                config
+                    .client_check(values)
+                    .map_err(|_| ResponseError::UnexpectedExtension)
+            }
+            None if answers.iter().next().is_some() => Err(ResponseError::UnexpectedExtension),
+            None => Ok(None),
+        }
+    }
+
+    /// We offer no extension, so the server may not use one.
+    #[cfg(not(feature = "deflate"))]
+    fn check_extensions(&self, headers: &HeaderMap) -> Result<(), ResponseError> {
+        if headers.contains_key(SEC_WEBSOCKET_EXTENSIONS) {
+            return Err(ResponseError::UnexpectedExtension);
+        }
+        Ok(())
     }
 }
 

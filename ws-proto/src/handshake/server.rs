@@ -26,6 +26,9 @@ pub struct UpgradeRequest {
     request: Request<()>,
     accept: String,
     leftover: Bytes,
+    /// The permessage-deflate answer, once negotiated, for the 101.
+    #[cfg(feature = "deflate")]
+    extensions: Option<HeaderValue>,
 }
 
 impl ServerHandshake {
@@ -63,6 +66,8 @@ impl ServerHandshake {
             request,
             accept,
             leftover,
+            #[cfg(feature = "deflate")]
+            extensions: None,
         }))
     }
 }
@@ -250,6 +255,26 @@ impl UpgradeRequest {
         requested_subprotocols(&self.request)
     }
 
+    /// Answers the client's permessage-deflate offers with `config` (RFC 7692 §7.1):
+    /// the first valid offer is accepted and the answer goes into the 101 that
+    /// [`accept`](Self::accept) writes; `None` when there is nothing to accept (the
+    /// connection then runs uncompressed). Hand what it returns to
+    /// [`Connection::enable_deflate`](crate::Connection::enable_deflate).
+    #[cfg(feature = "deflate")]
+    pub fn negotiate_deflate(
+        &mut self,
+        config: &crate::deflate::DeflateConfig,
+    ) -> Option<crate::deflate::DeflateParams> {
+        let offers = self
+            .request
+            .headers()
+            .get_all(http::header::SEC_WEBSOCKET_EXTENSIONS);
+        let offers = offers.iter().filter_map(|v| v.to_str().ok());
+        let (answer, params) = config.server_accept(offers)?;
+        self.extensions = Some(HeaderValue::from_str(&answer).ok()?);
+        Some(params)
+    }
+
     /// The subprotocol to accept with: what `select` picks among those the client
     /// offers, if the client offered it (see [`choose_subprotocol`]).
     pub fn choose_subprotocol(
@@ -272,7 +297,14 @@ impl UpgradeRequest {
                 return Err(UsageError::SubprotocolNotOffered);
             }
         }
-        let response = accept_response(&self.accept, subprotocol, extra_headers)?;
+        #[allow(unused_mut)]
+        let mut response = accept_response(&self.accept, subprotocol, extra_headers)?;
+        #[cfg(feature = "deflate")]
+        if let Some(answer) = &self.extensions {
+            response
+                .headers_mut()
+                .insert(http::header::SEC_WEBSOCKET_EXTENSIONS, answer.clone());
+        }
         write_response(&response, &[], out);
         Ok(response)
     }
