@@ -159,6 +159,28 @@ def round_trip_seeds():
     }
 
 
+def inflate_seeds():
+    """Frames for the `inflate` target: flags, then (head, length, body) triples."""
+    import zlib
+
+    def rec(head, body):
+        return bytes([head]) + len(body).to_bytes(2, "big") + body
+
+    text = b'{"id": 1, "name": "websocket", "ok": true}'
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    by_zlib = compressor.compress(text) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return {
+        # Compressed by the target's own deflater (0x20), final, RSV1, text.
+        "compressed-text": bytes([0x00]) + rec(0xE1, text) + rec(0xE2, text * 4),
+        # Fragmented: RSV1 on the first frame only, then a continuation, a ping between.
+        "fragments": bytes([0x08]) + rec(0x61, text) + rec(0x89, b"p") + rec(0x80, b""),
+        # zlib's own output with the tail stripped, to the decompressor alone (0x40).
+        "raw-zlib": bytes([0x40]) + by_zlib[:-4],
+        # RSV1 on a control frame and on a continuation: refused.
+        "rsv1-ping": bytes([0x00]) + rec(0xC9, b"x"),
+    }
+
+
 def main():
     targets = {
         "frame_decoder_server": decoder_seeds(KEY),
@@ -186,6 +208,7 @@ def main():
             + b"HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope",
         },
     }
+    targets["inflate"] = inflate_seeds()
     for target, seeds in targets.items():
         directory = CORPUS / target
         directory.mkdir(parents=True, exist_ok=True)

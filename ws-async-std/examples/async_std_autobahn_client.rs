@@ -1,6 +1,8 @@
 //! The client the Autobahn|Testsuite fuzzing server tests, on async-std: runs every
 //! case it offers (echoing every message), then asks it to write the reports.
 //!
+//! With the `deflate` feature it also offers permessage-deflate.
+//!
 //! ```sh
 //! cargo run --release -p ws-async-std --example async_std_autobahn_client -- ws://HOST:PORT [AGENT]
 //! ```
@@ -16,7 +18,7 @@ async fn main() -> Result<(), ws_async_std::Error> {
         .nth(2)
         .unwrap_or_else(|| "ws-async-std".into());
 
-    let mut ws = connect(&format!("{base}/getCaseCount"), ConnectOptions::default()).await?;
+    let mut ws = connect(&format!("{base}/getCaseCount"), options()).await?;
     let count: u32 = match ws.recv_message().await? {
         Some(Message::Text(text)) => text.parse().unwrap_or(0),
         _ => 0,
@@ -31,19 +33,27 @@ async fn main() -> Result<(), ws_async_std::Error> {
         }
     }
 
-    let mut ws = connect(
-        &format!("{base}/updateReports?agent={agent}"),
-        ConnectOptions::default(),
-    )
-    .await?;
+    let mut ws = connect(&format!("{base}/updateReports?agent={agent}"), options()).await?;
     while ws.recv().await?.is_some() {}
     Ok(())
 }
 
 async fn echo(url: &str) -> Result<(), ws_async_std::Error> {
-    let mut ws = connect(url, ConnectOptions::default()).await?;
+    let mut ws = connect(url, options()).await?;
     while let Some(message) = ws.recv_message().await? {
         ws.send(message).await?;
     }
     Ok(())
+}
+
+/// The default options; with the `deflate` feature, permessage-deflate is offered too
+/// (Autobahn sections 12 and 13).
+fn options() -> ConnectOptions {
+    #[allow(unused_mut)]
+    let mut options = ConnectOptions::default();
+    #[cfg(feature = "deflate")]
+    {
+        options.config.deflate = Some(ws_async_std::DeflateConfig::default());
+    }
+    options
 }

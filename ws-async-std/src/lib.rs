@@ -157,6 +157,8 @@ pub type WsReader<S> = ws_proto::drive::WsReader<FuturesIo<S>>;
 pub type WsWriter<S> = ws_proto::drive::WsWriter<FuturesIo<S>>;
 
 pub use ws_proto;
+#[cfg(feature = "deflate")]
+pub use ws_proto::DeflateConfig;
 pub use ws_proto::{
     CloseCode, CloseFrame, CloseReason, Config, Event, Frame, KeepAlive, Message, OpCode, Policy,
 };

@@ -1,6 +1,8 @@
 //! The client the Autobahn|Testsuite fuzzing server tests: runs every case it offers
 //! (echoing every message), then asks it to write the reports.
 //!
+//! With the `deflate` feature it also offers permessage-deflate.
+//!
 //! ```sh
 //! cargo run --release -p ws-blocking --example blocking_autobahn_client -- ws://HOST:PORT [AGENT]
 //! ```
@@ -15,7 +17,7 @@ fn main() -> Result<(), ws_blocking::Error> {
         .nth(2)
         .unwrap_or_else(|| "ws-blocking".into());
 
-    let mut ws = connect(&format!("{base}/getCaseCount"), ConnectOptions::default())?;
+    let mut ws = connect(&format!("{base}/getCaseCount"), options())?;
     let count: u32 = match ws.recv_message()? {
         Some(Message::Text(text)) => text.parse().unwrap_or(0),
         _ => 0,
@@ -30,18 +32,27 @@ fn main() -> Result<(), ws_blocking::Error> {
         }
     }
 
-    let mut ws = connect(
-        &format!("{base}/updateReports?agent={agent}"),
-        ConnectOptions::default(),
-    )?;
+    let mut ws = connect(&format!("{base}/updateReports?agent={agent}"), options())?;
     while ws.recv()?.is_some() {}
     Ok(())
 }
 
 fn echo(url: &str) -> Result<(), ws_blocking::Error> {
-    let mut ws = connect(url, ConnectOptions::default())?;
+    let mut ws = connect(url, options())?;
     while let Some(message) = ws.recv_message()? {
         ws.send(message)?;
     }
     Ok(())
+}
+
+/// The default options; with the `deflate` feature, permessage-deflate is offered too
+/// (Autobahn sections 12 and 13).
+fn options() -> ConnectOptions {
+    #[allow(unused_mut)]
+    let mut options = ConnectOptions::default();
+    #[cfg(feature = "deflate")]
+    {
+        options.config.deflate = Some(ws_blocking::DeflateConfig::default());
+    }
+    options
 }

@@ -131,6 +131,7 @@ pub fn client<S: Transport>(
     mut options: ConnectOptions,
 ) -> Result<WebSocket<S>, Error> {
     let mut handshake = ClientHandshake::new(uri, &options.handshake, options.entropy.as_mut())?;
+    handshake.offer_extensions(&options.config);
     let deadline = Instant::now() + options.timeout;
     io.set_write_timeout(Some(options.timeout))?;
     let mut out = Vec::new();
@@ -165,7 +166,8 @@ pub fn client<S: Transport>(
         options.config,
         Instant::now(),
         options.entropy,
-    );
+    )
+    .with_extensions(response.extensions);
     let parts = Parts {
         request: None,
         peer_addr: None,

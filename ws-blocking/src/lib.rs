@@ -102,6 +102,8 @@ pub use split::{WsReader, WsWriter};
 pub use transport::{MaybeTlsStream, Transport, Untimed};
 
 pub use ws_proto;
+#[cfg(feature = "deflate")]
+pub use ws_proto::DeflateConfig;
 pub use ws_proto::Error;
 pub use ws_proto::handshake::{CheckRequest, SelectSubprotocol};
 pub use ws_proto::{

@@ -193,7 +193,7 @@ pub fn accept<S: Transport>(
             Err(e) => break Err(e),
         }
     };
-    let upgrade = match outcome {
+    let mut upgrade = match outcome {
         Ok(upgrade) if (options.check_request)(upgrade.request()) => upgrade,
         Ok(upgrade) => {
             upgrade.reject(&RequestError::Forbidden, &mut out);
@@ -208,12 +208,14 @@ pub fn accept<S: Transport>(
         }
     };
     let subprotocol = upgrade.choose_subprotocol(&*options.select_subprotocol);
+    let extensions = upgrade.negotiate_extensions(&options.config);
     upgrade.accept(subprotocol.as_deref(), &options.response_headers, &mut out)?;
     io.write_all(&out)?;
     io.flush()?;
     io.set_read_timeout(None)?;
     io.set_write_timeout(None)?;
-    let conn = Connection::new(Role::Server, options.config.clone(), Instant::now());
+    let conn = Connection::new(Role::Server, options.config.clone(), Instant::now())
+        .with_extensions(extensions);
     let (request, leftover) = upgrade.into_parts();
     let parts = Parts {
         request: Some(request),

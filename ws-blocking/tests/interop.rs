@@ -2,13 +2,13 @@
 //! and ws-tokio must agree on the wire with each other, not only with themselves (they
 //! share the core, but not their drive loops). Each client sends text and binary
 //! messages of several sizes, fragmented (the server must reassemble them), a ping,
-//! and closes with a code of its own; the server echoes.
-
-mod support;
+//! and closes with a code of its own; the server echoes. Every pair runs twice: plain,
+//! and with permessage-deflate negotiated (and checked to be).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use ws_blocking::ws_proto::DeflateConfig;
 use ws_blocking::{CloseCode, Config, Message};
 
 const SIZES: [usize; 5] = [0, 125, 126, 70_000, 1 << 20];
@@ -23,25 +23,51 @@ fn messages() -> Vec<Message> {
     all
 }
 
-/// Client messages go out in frames of at most 1000 bytes.
-fn client_config() -> Config {
+/// Client messages go out in frames of at most 1000 bytes; with `deflate`, compressed.
+fn client_config(deflate: bool) -> Config {
     Config {
         fragment_size: Some(1000),
+        deflate: deflate.then(DeflateConfig::default),
+        ..Config::default()
+    }
+}
+
+/// A server's settings: with `deflate`, permessage-deflate is accepted.
+fn server_config(deflate: bool) -> Config {
+    Config {
+        deflate: deflate.then(DeflateConfig::default),
         ..Config::default()
     }
 }
 
 // ===== servers =====
 
-fn blocking_server() -> SocketAddr {
-    let server = support::echo_server(ws_blocking::ServerOptions::default());
-    let addr = server.addr;
+fn blocking_server(deflate: bool) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let options = ws_blocking::ServerOptions {
+        config: server_config(deflate),
+        ..Default::default()
+    };
     // Runs until the test process ends.
-    std::mem::forget(server);
+    std::thread::spawn(move || {
+        ws_blocking::establish_standard_server(
+            listener,
+            options,
+            ws_blocking::StopHandle::new(),
+            |mut ws| {
+                while let Ok(Some(message)) = ws.recv_message() {
+                    if ws.send(message).is_err() {
+                        break;
+                    }
+                }
+            },
+        )
+    });
     addr
 }
 
-fn tokio_server() -> SocketAddr {
+fn tokio_server(deflate: bool) -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
@@ -54,7 +80,10 @@ fn tokio_server() -> SocketAddr {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 ws_tokio::establish_standard_server(
                     listener,
-                    ws_tokio::ServerOptions::default(),
+                    ws_tokio::ServerOptions {
+                        config: server_config(deflate),
+                        ..Default::default()
+                    },
                     std::future::pending(),
                     |mut ws| async move {
                         while let Ok(Some(message)) = ws.recv_message().await {
@@ -71,7 +100,7 @@ fn tokio_server() -> SocketAddr {
     addr
 }
 
-fn async_std_server() -> SocketAddr {
+fn async_std_server(deflate: bool) -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -79,7 +108,10 @@ fn async_std_server() -> SocketAddr {
             let listener = ws_async_std::async_net::TcpListener::try_from(listener).unwrap();
             ws_async_std::establish_standard_server(
                 listener,
-                ws_async_std::ServerOptions::default(),
+                ws_async_std::ServerOptions {
+                    config: server_config(deflate),
+                    ..Default::default()
+                },
                 std::future::pending(),
                 |mut ws| async move {
                     while let Ok(Some(message)) = ws.recv_message().await {
@@ -98,12 +130,13 @@ fn async_std_server() -> SocketAddr {
 
 // ===== clients =====
 
-fn blocking_client(addr: SocketAddr) {
+fn blocking_client(addr: SocketAddr, deflate: bool) {
     let options = ws_blocking::ConnectOptions {
-        config: client_config(),
+        config: client_config(deflate),
         ..Default::default()
     };
     let mut ws = ws_blocking::connect(&format!("ws://{addr}/"), options).unwrap();
+    assert_eq!(ws.connection().deflate_params().is_some(), deflate);
     for message in messages() {
         ws.send(message.clone()).unwrap();
         assert_eq!(ws.recv_message().unwrap(), Some(message));
@@ -118,15 +151,16 @@ fn blocking_client(addr: SocketAddr) {
     assert!(ws.recv().unwrap().is_none());
 }
 
-fn tokio_client(addr: SocketAddr) {
+fn tokio_client(addr: SocketAddr, deflate: bool) {
     let run = async move {
         let options = ws_tokio::ConnectOptions {
-            config: client_config(),
+            config: client_config(deflate),
             ..Default::default()
         };
         let mut ws = ws_tokio::connect(&format!("ws://{addr}/"), options)
             .await
             .unwrap();
+        assert_eq!(ws.connection().deflate_params().is_some(), deflate);
         for message in messages() {
             ws.send(message.clone()).await.unwrap();
             assert_eq!(ws.recv_message().await.unwrap(), Some(message));
@@ -156,17 +190,18 @@ fn tokio_client(addr: SocketAddr) {
         });
 }
 
-fn async_std_client(addr: SocketAddr) {
+fn async_std_client(addr: SocketAddr, deflate: bool) {
     async_std::task::block_on(async_std::future::timeout(
         Duration::from_secs(30),
         async move {
             let options = ws_async_std::ConnectOptions {
-                config: client_config(),
+                config: client_config(deflate),
                 ..Default::default()
             };
             let mut ws = ws_async_std::connect(&format!("ws://{addr}/"), options)
                 .await
                 .unwrap();
+            assert_eq!(ws.connection().deflate_params().is_some(), deflate);
             for message in messages() {
                 ws.send(message.clone()).await.unwrap();
                 assert_eq!(ws.recv_message().await.unwrap(), Some(message));
@@ -189,13 +224,20 @@ fn async_std_client(addr: SocketAddr) {
     .expect("in time");
 }
 
-/// One test per pair, so a failure names both sides.
+/// Two tests per pair (plain and compressed), so a failure names both sides.
 macro_rules! pairs {
     ($($name:ident: $client:ident -> $server:ident;)*) => {
         $(
-            #[test]
-            fn $name() {
-                $client($server());
+            mod $name {
+                #[test]
+                fn plain() {
+                    super::$client(super::$server(false), false);
+                }
+
+                #[test]
+                fn compressed() {
+                    super::$client(super::$server(true), true);
+                }
             }
         )*
     };

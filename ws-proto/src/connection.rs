@@ -238,9 +238,28 @@ impl Connection {
         }
     }
 
+    /// The connection with the extensions its opening handshake agreed on (see
+    /// [`Extensions`](crate::handshake::Extensions)).
+    #[must_use]
+    #[allow(unused_mut)] // mutated only with the `deflate` feature
+    pub fn with_extensions(mut self, extensions: crate::handshake::Extensions) -> Self {
+        #[cfg(feature = "deflate")]
+        if let Some(params) = extensions.deflate {
+            self.enable_deflate(params);
+        }
+        let _ = extensions;
+        self
+    }
+
+    /// permessage-deflate as negotiated, or `None` when it is off.
+    #[cfg(feature = "deflate")]
+    pub fn deflate_params(&self) -> Option<crate::deflate::DeflateParams> {
+        self.compression.as_ref().map(|c| c.deflater.params())
+    }
+
     /// Turns permessage-deflate on, as the opening handshake negotiated it
-    /// ([`ClientResponse::deflate`](crate::handshake::ClientResponse::deflate) or
-    /// [`UpgradeRequest::negotiate_deflate`](crate::handshake::UpgradeRequest::negotiate_deflate)):
+    /// ([`with_extensions`](Self::with_extensions) does it from the handshake's
+    /// outcome, or [`UpgradeRequest::negotiate_deflate`](crate::handshake::UpgradeRequest::negotiate_deflate)):
     /// RSV1 then marks compressed messages both ways. Call it before any input.
     #[cfg(feature = "deflate")]
     pub fn enable_deflate(&mut self, params: crate::deflate::DeflateParams) {

@@ -299,7 +299,11 @@ impl DeflateConfig {
             window_bits: (window >= MIN_COMPRESS_WINDOW_BITS).then_some(window),
             no_context_takeover,
             peer_window_bits: peer_window,
-            peer_no_context_takeover: peer_no_context_takeover || offer.client_no_context_takeover,
+            // Only what the answer binds the client to: its own hint in the offer
+            // (`client_no_context_takeover`) is not always kept (Autobahn's client
+            // sends it and still takes context over), and keeping our context is
+            // right either way.
+            peer_no_context_takeover,
             level: self.level.min(9),
             threshold: self.threshold,
         };
@@ -389,6 +393,11 @@ impl Deflater {
             stream: None,
             params,
         }
+    }
+
+    /// The settings it compresses with.
+    pub fn params(&self) -> DeflateParams {
+        self.params
     }
 
     /// Whether a message of `len` bytes goes out compressed.
@@ -716,5 +725,71 @@ mod tests {
             rx.inflate(&[0xff; 8], &mut Vec::new(), 1 << 16),
             Err(InflateError::Corrupt)
         );
+    }
+}
+
+#[cfg(test)]
+mod python_zlib {
+    use super::*;
+
+    /// Two messages as Python's zlib compresses them (raw deflate, sync flush, the
+    /// tail stripped), with context takeover.
+    #[test]
+    fn inflates_what_zlib_writes() {
+        let hex = |s: &str| -> Vec<u8> {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
+        };
+        let first = hex("aa564a54b25230343236313533b7a80500");
+        let second = hex("aa564a02722dcccd4c4d8c8d0c6b0100");
+        let params = DeflateConfig::default()
+            .server_accept(["permessage-deflate"])
+            .unwrap()
+            .1;
+        let mut rx = Inflater::new(&params);
+        for (wire, text) in [(first, "{\"a\": 12345678}"), (second, "{\"b\": 87654321}")] {
+            let mut out = Vec::new();
+            rx.inflate(&wire, &mut out, 1 << 20).unwrap();
+            rx.finish(&mut out, 1 << 20).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), text);
+        }
+    }
+
+    /// The same through a whole server connection, with the offer Autobahn's client
+    /// makes (its `client_no_context_takeover` hint is not kept by it).
+    #[test]
+    fn a_server_connection_inflates_messages_that_take_context_over() {
+        use crate::{Config, Connection, Event, Message, Role};
+        let hex = |s: &str| -> Vec<u8> {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
+        };
+        let (_, params) = DeflateConfig::default()
+            .server_accept([
+                "permessage-deflate; client_no_context_takeover; client_max_window_bits",
+            ])
+            .unwrap();
+        #[allow(clippy::disallowed_methods)] // a test's origin of time
+        let now = std::time::Instant::now();
+        let mut server = Connection::new(Role::Server, Config::default(), now);
+        server.enable_deflate(params);
+        for (wire, text) in [
+            ("aa564a54b25230343236313533b7a80500", "{\"a\": 12345678}"),
+            ("aa564a02722dcccd4c4d8c8d0c6b0100", "{\"b\": 87654321}"),
+        ] {
+            let frame =
+                crate::Frame::new(crate::OpCode::Text, hex(wire)).with_rsv([true, false, false]);
+            let mut bytes = Vec::new();
+            frame.encode(Some([1, 2, 3, 4]), &mut bytes);
+            server.handle_input(&bytes, now);
+            assert_eq!(
+                server.poll_event(),
+                Some(Event::Message(Message::from(text)))
+            );
+        }
     }
 }

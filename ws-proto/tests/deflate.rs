@@ -253,7 +253,7 @@ fn the_opening_handshakes_negotiate_it() {
         .accept(None, &Default::default(), &mut response)
         .unwrap();
     let answer = client.handle_input(&response).unwrap().unwrap();
-    let client_params = answer.deflate.expect("accepted");
+    let client_params = answer.extensions.deflate.expect("accepted");
     assert_eq!(client_params.peer_window_bits, 12);
 
     // Without an offer, no answer; an answer nobody asked for fails the client.

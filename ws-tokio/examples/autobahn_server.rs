@@ -1,5 +1,7 @@
 //! The server the Autobahn|Testsuite fuzzing client tests: echoes every message.
 //!
+//! With the `deflate` feature it also accepts permessage-deflate.
+//!
 //! ```sh
 //! cargo run --release -p ws-tokio --example autobahn_server -- [ADDR]   # 127.0.0.1:9001
 //! ```
@@ -16,19 +18,26 @@ async fn main() -> std::io::Result<()> {
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    establish_standard_server(
-        listener,
-        ServerOptions::default(),
-        stop,
-        |mut ws| async move {
-            while let Ok(Some(event)) = ws.recv().await {
-                if let Event::Message(message) = event {
-                    if ws.send(message).await.is_err() {
-                        break;
-                    }
+    establish_standard_server(listener, options(), stop, |mut ws| async move {
+        while let Ok(Some(event)) = ws.recv().await {
+            if let Event::Message(message) = event {
+                if ws.send(message).await.is_err() {
+                    break;
                 }
             }
-        },
-    )
+        }
+    })
     .await
+}
+
+/// The default options; with the `deflate` feature, permessage-deflate is accepted too
+/// (Autobahn sections 12 and 13).
+fn options() -> ServerOptions {
+    #[allow(unused_mut)]
+    let mut options = ServerOptions::default();
+    #[cfg(feature = "deflate")]
+    {
+        options.config.deflate = Some(ws_tokio::DeflateConfig::default());
+    }
+    options
 }

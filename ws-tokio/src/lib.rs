@@ -97,6 +97,8 @@ pub type WsWriter<S> = ws_proto::drive::WsWriter<Tokio<S>>;
 pub use tokio_rustls::rustls;
 
 pub use ws_proto;
+#[cfg(feature = "deflate")]
+pub use ws_proto::DeflateConfig;
 pub use ws_proto::{
     CloseCode, CloseFrame, CloseReason, Config, Event, Frame, KeepAlive, Message, OpCode, Policy,
 };

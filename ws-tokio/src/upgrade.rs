@@ -13,7 +13,9 @@ use hyper_util::rt::TokioIo;
 #[cfg(doc)]
 use ws_proto::RequestError;
 use ws_proto::drive::{Parts, Runtime};
-use ws_proto::handshake::{accept_response, choose_subprotocol, validate_request};
+use ws_proto::handshake::{
+    accept_response, choose_subprotocol, negotiate_extensions, validate_request,
+};
 use ws_proto::{Config, Connection, Role};
 
 use crate::{Error, TokioRuntime, WebSocket};
@@ -55,7 +57,9 @@ pub fn upgrade<B, R: Default>(
 ) -> Result<(http::Response<R>, PendingSocket), Error> {
     let accept = validate_request(request)?;
     let subprotocol = choose_subprotocol(request, |_| options.subprotocol);
-    let response = accept_response(&accept, subprotocol.as_deref(), &options.response_headers)?;
+    let mut response_headers = options.response_headers;
+    let extensions = negotiate_extensions(request, &options.config, &mut response_headers);
+    let response = accept_response(&accept, subprotocol.as_deref(), &response_headers)?;
     let mut head = http::Request::new(());
     *head.method_mut() = request.method().clone();
     *head.uri_mut() = request.uri().clone();
@@ -67,7 +71,8 @@ pub fn upgrade<B, R: Default>(
         let upgraded = on_upgrade
             .await
             .map_err(|e| Error::Io(std::io::Error::other(e)))?;
-        let conn = Connection::new(Role::Server, config, TokioRuntime::now());
+        let conn =
+            Connection::new(Role::Server, config, TokioRuntime::now()).with_extensions(extensions);
         let parts = Parts {
             request: Some(head),
             peer_addr: None,

@@ -92,7 +92,7 @@ pub async fn accept<T: Transport>(
         .await
         .ok_or(Error::HandshakeTimeout)??;
     let mut out = Vec::new();
-    let upgrade = match outcome {
+    let mut upgrade = match outcome {
         Ok(upgrade) if (options.check_request)(upgrade.request()) => upgrade,
         Ok(upgrade) => {
             upgrade.reject(&RequestError::Forbidden, &mut out);
@@ -107,9 +107,11 @@ pub async fn accept<T: Transport>(
         }
     };
     let subprotocol = upgrade.choose_subprotocol(options.select_subprotocol);
+    let extensions = upgrade.negotiate_extensions(options.config);
     upgrade.accept(subprotocol.as_deref(), options.response_headers, &mut out)?;
     write_all(&mut io, &out).await?;
-    let conn = Connection::new(Role::Server, options.config.clone(), T::Runtime::now());
+    let conn = Connection::new(Role::Server, options.config.clone(), T::Runtime::now())
+        .with_extensions(extensions);
     let (request, leftover) = upgrade.into_parts();
     let parts = Parts {
         request: Some(request),
@@ -172,6 +174,7 @@ pub async fn client<T: Transport>(
     limit: Duration,
 ) -> Result<WebSocket<T>, Error> {
     let mut handshake = ClientHandshake::new(uri, handshake, entropy.as_mut())?;
+    handshake.offer_extensions(&config);
     let exchange = async {
         let mut out = Vec::new();
         handshake.write_request(&mut out);
@@ -190,7 +193,8 @@ pub async fn client<T: Transport>(
     let response = timeout::<T::Runtime, _>(limit, exchange)
         .await
         .ok_or(Error::HandshakeTimeout)??;
-    let conn = Connection::with_entropy(Role::Client, config, T::Runtime::now(), entropy);
+    let conn = Connection::with_entropy(Role::Client, config, T::Runtime::now(), entropy)
+        .with_extensions(response.extensions);
     let parts = Parts {
         request: None,
         peer_addr: None,

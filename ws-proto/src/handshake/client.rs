@@ -97,10 +97,10 @@ pub struct ClientResponse {
     pub subprotocol: Option<String>,
     /// Bytes after the response head: the first bytes of the connection.
     pub leftover: Bytes,
-    /// permessage-deflate as the server accepted it (`None`: not offered, or
-    /// declined); hand it to [`Connection::enable_deflate`](crate::Connection::enable_deflate).
-    #[cfg(feature = "deflate")]
-    pub deflate: Option<crate::deflate::DeflateParams>,
+    /// The extensions the server accepted (permessage-deflate, if offered and not
+    /// declined): hand them to
+    /// [`Connection::with_extensions`](crate::Connection::with_extensions).
+    pub extensions: super::Extensions,
 }
 
 impl ClientHandshake {
@@ -156,6 +156,17 @@ impl ClientHandshake {
             #[cfg(feature = "deflate")]
             deflate: None,
         })
+    }
+
+    /// Offers the extensions `config` asks for (permessage-deflate, with the `deflate`
+    /// feature and [`Config::deflate`](crate::Config) set), before
+    /// [`write_request`](Self::write_request).
+    pub fn offer_extensions(&mut self, config: &crate::Config) {
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = config.deflate {
+            self.offer_deflate(deflate);
+        }
+        let _ = config;
     }
 
     /// Offers permessage-deflate with these settings (before
@@ -235,8 +246,10 @@ impl ClientHandshake {
             response,
             subprotocol,
             leftover,
-            #[cfg(feature = "deflate")]
-            deflate,
+            extensions: super::Extensions {
+                #[cfg(feature = "deflate")]
+                deflate,
+            },
         }))
     }
 

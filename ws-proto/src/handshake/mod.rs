@@ -17,7 +17,8 @@ mod server;
 pub use client::{ClientHandshake, ClientOptions, ClientResponse, Target};
 pub use server::{
     ServerHandshake, UpgradeRequest, accept_response, choose_subprotocol, error_response,
-    requested_subprotocols, unavailable_response, validate_request, write_response,
+    negotiate_extensions, requested_subprotocols, unavailable_response, validate_request,
+    write_response,
 };
 
 use std::sync::Arc;
@@ -47,6 +48,19 @@ pub fn accept_key(key: &[u8]) -> String {
     sha.update(key);
     sha.update(WEBSOCKET_GUID.as_bytes());
     BASE64.encode(sha.finalize())
+}
+
+/// The extensions an opening handshake agreed on, for
+/// [`Connection::with_extensions`](crate::Connection::with_extensions): what
+/// [`UpgradeRequest::negotiate_extensions`] (server) or
+/// [`ClientResponse::extensions`] (client) settled. Empty without the `deflate` feature,
+/// so an adapter passes it along the same way whatever the features.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Extensions {
+    /// permessage-deflate, when both sides agreed to it.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateParams>,
 }
 
 /// Bounds on the HTTP head of either side, so that a peer cannot make us buffer an

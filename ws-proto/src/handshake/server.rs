@@ -226,6 +226,30 @@ pub fn unavailable_response() -> (Response<()>, Bytes) {
     (response, body)
 }
 
+/// [`UpgradeRequest::negotiate_extensions`] for a request another HTTP stack parsed
+/// (hyper's): answers the extensions `request` offers as `config` allows, adding the
+/// answer to `response_headers` (the 101's fields), and returns what was agreed.
+pub fn negotiate_extensions<B>(
+    request: &Request<B>,
+    config: &crate::Config,
+    response_headers: &mut HeaderMap,
+) -> super::Extensions {
+    let _ = (request, config, &response_headers);
+    super::Extensions {
+        #[cfg(feature = "deflate")]
+        deflate: config.deflate.and_then(|deflate| {
+            let offers = request
+                .headers()
+                .get_all(http::header::SEC_WEBSOCKET_EXTENSIONS);
+            let offers = offers.iter().filter_map(|v| v.to_str().ok());
+            let (answer, params) = deflate.server_accept(offers)?;
+            let answer = HeaderValue::from_str(&answer).ok()?;
+            response_headers.insert(http::header::SEC_WEBSOCKET_EXTENSIONS, answer);
+            Some(params)
+        }),
+    }
+}
+
 /// Appends a response head (and `body`) in HTTP/1.1 wire form to `out`.
 pub fn write_response(response: &Response<()>, body: &[u8], out: &mut Vec<u8>) {
     let status = response.status();
@@ -253,6 +277,18 @@ impl UpgradeRequest {
     /// The subprotocols the client offers, in its order of preference.
     pub fn subprotocols(&self) -> Vec<&str> {
         requested_subprotocols(&self.request)
+    }
+
+    /// Answers the extensions the client offers as `config` allows (permessage-deflate,
+    /// with the `deflate` feature and [`Config::deflate`](crate::Config) set): the
+    /// answer goes into the 101 that [`accept`](Self::accept) writes, and what was
+    /// agreed is for [`Connection::with_extensions`](crate::Connection::with_extensions).
+    pub fn negotiate_extensions(&mut self, config: &crate::Config) -> super::Extensions {
+        let _ = config;
+        super::Extensions {
+            #[cfg(feature = "deflate")]
+            deflate: config.deflate.and_then(|d| self.negotiate_deflate(&d)),
+        }
     }
 
     /// Answers the client's permessage-deflate offers with `config` (RFC 7692 §7.1):
