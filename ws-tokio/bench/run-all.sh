@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every side-by-side benchmark and writes the Markdown tables to results.md
-# (about 25 minutes on a 2-core machine). Pass options through to `matrix`, e.g.
+# (about 35 minutes on a 2-core machine). Pass options through to `matrix`, e.g.
 #   ./run-all.sh --reps 1 --secs 0.5      # a quick look
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,6 +11,7 @@ out=results.md
     echo "Run on $(date -u +%Y-%m-%d) ($(nproc) cores, $(uname -r)), \`ws-tokio/bench/run-all.sh $*\`"
     $B/matrix servers "$@"
     $B/matrix clients "$@"
+    $B/matrix blocking "$@"
     $B/matrix memory --idle 10000
     $B/allocs idle 2000
     $B/allocs echo
