@@ -115,6 +115,10 @@
 //! With neither runtime feature, servers run each connection on a thread of its own
 //! (`async_io::block_on`) unless [`ServerOptions::spawn`] says otherwise; the client
 //! and the socket need no runtime feature at all.
+//! - `deflate` (off): permessage-deflate (RFC 7692). Set `config.deflate` to
+//!   `Some(DeflateConfig::default())` in the client's or the server's options to offer
+//!   or accept it; the handshake negotiates the parameters, and the socket compresses
+//!   and inflates messages on its own (the message limit applies to inflated sizes).
 #![forbid(unsafe_code)]
 
 use std::future::Future;

@@ -80,6 +80,10 @@
 //!   provider) and the webpki root certificates; [`tls`] builds configurations, and
 //!   [`ConnectOptions::tls`] / [`ServerOptions::tls`] take your own. A TLS socket cannot
 //!   be split across threads.
+//! - `deflate` (off): permessage-deflate (RFC 7692). Set `config.deflate` to
+//!   `Some(DeflateConfig::default())` in the client's or the server's options to offer
+//!   or accept it; the handshake negotiates the parameters, and the socket compresses
+//!   and inflates messages on its own (the message limit applies to inflated sizes).
 #![forbid(unsafe_code)]
 
 mod client;

@@ -25,6 +25,12 @@
 //! adapter supplies (`ws_proto::drive::Transport` and `Runtime`). Even then this crate
 //! touches no socket, runtime or clock of its own.
 //!
+//! With the `deflate` feature (off by default), `ws_proto::deflate` is permessage-deflate
+//! (RFC 7692): `Config::deflate` says what to offer or accept, the handshakes negotiate
+//! it (`ClientHandshake::offer_extensions`, `UpgradeRequest::negotiate_extensions`), and
+//! `Connection::with_extensions` turns it on; from then on messages are compressed and
+//! inflated inside the connection, the message limit applying to inflated sizes.
+//!
 //! # The drive loop
 //!
 //! After every input or command, drain the outputs:

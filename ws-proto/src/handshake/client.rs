@@ -171,7 +171,7 @@ impl ClientHandshake {
 
     /// Offers permessage-deflate with these settings (before
     /// [`write_request`](Self::write_request)); the answer is checked as RFC 7692
-    /// §7.1 says, and [`ClientResponse::deflate`] tells what was agreed.
+    /// §7.1 says, and [`ClientResponse::extensions`] tells what was agreed.
     #[cfg(feature = "deflate")]
     pub fn offer_deflate(&mut self, config: crate::deflate::DeflateConfig) {
         // The offer is made of tokens and digits only.
