@@ -22,17 +22,12 @@ enum Input {
 
 #[async_std::main]
 async fn main() -> Result<(), ws_async_std::Error> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let insecure = args.iter().any(|a| a == "--insecure");
-    let Some(url) = args.iter().find(|a| !a.starts_with("--")) else {
-        eprintln!("usage: async_std_wscat [--insecure] ws[s]://HOST:PORT/path");
-        std::process::exit(2);
-    };
+    let (insecure, url) = ws_testkit::examples::wscat_args("async_std_wscat");
     let options = ConnectOptions {
-        tls: insecure.then(insecure::client_config),
+        tls: insecure.then(ws_testkit::examples::insecure_client_config),
         ..ConnectOptions::default()
     };
-    let mut ws = connect(url, options).await?;
+    let mut ws = connect(&url, options).await?;
     eprintln!("connected to {url} (Ctrl-D to close)");
     let mut lines = async_std::io::BufReader::new(async_std::io::stdin()).lines();
     let mut stdin_open = true;
@@ -69,78 +64,4 @@ async fn main() -> Result<(), ws_async_std::Error> {
         }
     }
     Ok(())
-}
-
-/// A TLS client configuration that accepts any certificate, for `--insecure`.
-mod insecure {
-    use std::sync::Arc;
-
-    use ws_async_std::rustls::client::danger::{
-        HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
-    };
-    use ws_async_std::rustls::crypto::{
-        CryptoProvider, ring, verify_tls12_signature, verify_tls13_signature,
-    };
-    use ws_async_std::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-    use ws_async_std::rustls::{ClientConfig, DigitallySignedStruct, Error, SignatureScheme};
-
-    /// Checks the handshake signatures (so the session is still keyed to the
-    /// certificate presented) but not who issued the certificate.
-    #[derive(Debug)]
-    struct AnyCertificate(CryptoProvider);
-
-    impl ServerCertVerifier for AnyCertificate {
-        fn verify_server_cert(
-            &self,
-            _end_entity: &CertificateDer<'_>,
-            _intermediates: &[CertificateDer<'_>],
-            _server_name: &ServerName<'_>,
-            _ocsp_response: &[u8],
-            _now: UnixTime,
-        ) -> Result<ServerCertVerified, Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, Error> {
-            verify_tls12_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, Error> {
-            verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
-    }
-
-    pub(crate) fn client_config() -> Arc<ClientConfig> {
-        let verifier = Arc::new(AnyCertificate(ring::default_provider()));
-        Arc::new(
-            ClientConfig::builder()
-                .dangerous()
-                .with_custom_certificate_verifier(verifier)
-                .with_no_client_auth(),
-        )
-    }
 }

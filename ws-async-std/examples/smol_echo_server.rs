@@ -41,44 +41,21 @@ async fn serve() -> std::io::Result<()> {
     .await
 }
 
-/// `[ADDR] [--tls-cert PEM --tls-key PEM] [--subprotocols a,b]`.
+/// The shared command line of the echo servers, as options.
 fn parse_args() -> std::io::Result<(String, ServerOptions)> {
-    let mut addr = "127.0.0.1:9001".to_owned();
-    let mut protocols: Vec<String> = Vec::new();
-    let (mut cert, mut key) = (None, None);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--subprotocols" => {
-                let list = args.next().unwrap_or_default();
-                protocols = list.split(',').map(str::to_owned).collect();
-            }
-            "--tls-cert" => cert = args.next(),
-            "--tls-key" => key = args.next(),
-            _ => addr = arg,
-        }
-    }
-    let tls = match (cert, key) {
-        (Some(cert), Some(key)) => Some(
+    let args = ws_testkit::examples::EchoArgs::parse();
+    let tls = match &args.tls {
+        Some((cert, key)) => Some(
             ws_async_std::tls::server_config_from_pem(cert, key).map_err(std::io::Error::other)?,
         ),
-        (None, None) => None,
-        _ => {
-            eprintln!("--tls-cert and --tls-key go together");
-            std::process::exit(2);
-        }
+        None => None,
     };
     let options = ServerOptions {
         tls,
-        select_subprotocol: Arc::new(move |offered| {
-            offered
-                .iter()
-                .find(|p| protocols.iter().any(|q| q == *p))
-                .map(|p| (*p).to_owned())
-        }),
+        select_subprotocol: Arc::new(args.select_subprotocol()),
         ..ServerOptions::default()
     };
-    Ok((addr, options))
+    Ok((args.addr, options))
 }
 
 /// Completes at the first Ctrl-C (SIGINT); never on platforms without Unix signals.

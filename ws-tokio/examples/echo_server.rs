@@ -16,43 +16,20 @@ use ws_tokio::{Event, ServerOptions, establish_standard_server};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let mut addr = "127.0.0.1:9001".to_owned();
-    let mut protocols: Vec<String> = Vec::new();
-    let (mut cert, mut key) = (None, None);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--subprotocols" => {
-                let list = args.next().unwrap_or_default();
-                protocols = list.split(',').map(str::to_owned).collect();
-            }
-            "--tls-cert" => cert = args.next(),
-            "--tls-key" => key = args.next(),
-            _ => addr = arg,
-        }
-    }
-    let tls = match (cert, key) {
-        (Some(cert), Some(key)) => {
+    let args = ws_testkit::examples::EchoArgs::parse();
+    let tls = match &args.tls {
+        Some((cert, key)) => {
             Some(ws_tokio::tls::server_config_from_pem(cert, key).map_err(std::io::Error::other)?)
         }
-        (None, None) => None,
-        _ => {
-            eprintln!("--tls-cert and --tls-key go together");
-            std::process::exit(2);
-        }
+        None => None,
     };
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     let options = ServerOptions {
         tls,
-        select_subprotocol: Arc::new(move |offered| {
-            offered
-                .iter()
-                .find(|p| protocols.iter().any(|q| q == *p))
-                .map(|p| (*p).to_owned())
-        }),
+        select_subprotocol: Arc::new(args.select_subprotocol()),
         ..ServerOptions::default()
     };
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let listener = tokio::net::TcpListener::bind(&args.addr).await?;
     eprintln!("echo server on {scheme}://{}", listener.local_addr()?);
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
