@@ -19,6 +19,7 @@
 //! | a request line of 1 MiB | 431, after reading at most the head limit |
 //! | 10 000 header fields | 431 |
 //! | frames sent in the same write as the request | handled as the first frames |
+//! | a request trickled a byte at a time (slowloris) | dropped at the handshake deadline, which the bytes do not push back |
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -27,9 +28,9 @@ use http::StatusCode;
 use ws_proto::frame::{Frame, OpCode};
 use ws_proto::{CloseCode, Message};
 
-use crate::Start;
 use crate::client::{self, RawClient};
-use crate::suite::{Server, expect_failure};
+use crate::suite::{SHORT_HANDSHAKE_TIMEOUT, Server, expect_failure};
+use crate::{ServerSetup, Start};
 
 /// A Ping with 126 bytes of payload (RFC 6455 §5.5: at most 125): Close 1002.
 pub fn control_frame_over_125_bytes_is_refused_with_1002(start: Start) {
@@ -302,4 +303,58 @@ pub fn frames_pipelined_behind_the_request_are_handled(start: Start) {
     client.expect_message(&Message::from("first"));
     client.expect_message(&Message::from("second"));
     client.close_handshake();
+}
+
+/// A client that trickles its opening request a byte every 20 ms (slowloris) is dropped
+/// once the handshake timeout has passed since it connected: each byte it sends must
+/// not start the timeout over, or it could hold the connection for ever.
+pub fn trickled_request_is_dropped_at_the_handshake_deadline(start: Start) {
+    let timeout = SHORT_HANDSHAKE_TIMEOUT;
+    let server = Server::start(
+        start,
+        ServerSetup {
+            handshake_timeout: timeout,
+        },
+    );
+    let client = RawClient::connect(server.addr);
+    let mut stream = client.stream().try_clone().expect("a second handle");
+    let request = client::upgrade_request_text("GET", &server.addr.to_string(), "13", true);
+    let connected = Instant::now();
+    let mut dropped_after = None;
+    // A whole request takes about 3 s at this pace, ten times the timeout.
+    for byte in request.as_bytes() {
+        if stream.write_all(&[*byte]).is_err() {
+            dropped_after = Some(connected.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        // The server's close shows as a read of 0 (or a reset) without blocking long.
+        stream
+            .set_read_timeout(Some(Duration::from_millis(1)))
+            .expect("a read timeout");
+        let mut probe = [0u8; 64];
+        match stream.read(&mut probe) {
+            Ok(0) => {
+                dropped_after = Some(connected.elapsed());
+                break;
+            }
+            Err(e)
+                if !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                dropped_after = Some(connected.elapsed());
+                break;
+            }
+            // An answer (a 408, say) before the drop is the server's business.
+            _ => {}
+        }
+    }
+    let elapsed = dropped_after.expect("the trickling client was never dropped");
+    assert!(
+        elapsed >= timeout / 2 && elapsed < timeout + Duration::from_secs(2),
+        "the trickling client was dropped after {elapsed:?}, not at the handshake \
+         deadline ({timeout:?})"
+    );
 }

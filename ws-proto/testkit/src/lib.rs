@@ -146,6 +146,7 @@ macro_rules! server_suite {
             bad_input::malformed_upgrade_requests_are_refused_with_400,
             bad_input::oversized_request_heads_are_refused_with_431,
             bad_input::frames_pipelined_behind_the_request_are_handled,
+            bad_input::trickled_request_is_dropped_at_the_handshake_deadline,
         );
     };
     (@cases $start:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -44,7 +44,7 @@ pub const ECHO_SIZES: [usize; 9] = [
 
 /// The handshake timeout for the timeout cases: short, so that the cases are quick,
 /// and long enough that a loaded machine finishes a handshake well within it.
-const SHORT_HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(300);
+pub(crate) const SHORT_HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// A server under test, stopped when dropped: a failing case (a panic) must not leave
 /// a server running for the rest of the test binary.
@@ -54,7 +54,7 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    fn start(start: Start, setup: ServerSetup) -> Self {
+    pub(crate) fn start(start: Start, setup: ServerSetup) -> Self {
         let RunningServer { addr, stop } = start(setup);
         Self {
             addr,
