@@ -235,16 +235,22 @@ impl<S: Transport> Iterator for Events<'_, S> {
     type Item = Result<Event, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let next = self.ws.recv().transpose();
-        // Fused: after the close or an error, nothing more.
-        if matches!(next, None | Some(Err(_)) | Some(Ok(Event::Closed(_)))) {
-            self.done = true;
-        }
-        next
+        next_event(&mut self.done, || self.ws.recv())
     }
+}
+
+/// One step of an event iterator, fused: after the close, the end or an error, nothing
+/// more (`done` remembers it).
+pub(crate) fn next_event(
+    done: &mut bool,
+    recv: impl FnOnce() -> Result<Option<Event>, Error>,
+) -> Option<Result<Event, Error>> {
+    if *done {
+        return None;
+    }
+    let next = recv().transpose();
+    *done = matches!(next, None | Some(Err(_)) | Some(Ok(Event::Closed(_))));
+    next
 }
 
 /// The messages of a [`WebSocket`], until the connection is over.

@@ -25,7 +25,7 @@ use crate::Error;
 use crate::driver::{
     Driver, Machine, Next, Output, ReadTimeout, WRITE_HIGH_WATER, Writer, is_timeout,
 };
-use crate::socket::Parts;
+use crate::socket::{Parts, next_event};
 use crate::transport::Transport;
 
 #[derive(Debug)]
@@ -207,13 +207,9 @@ impl<S: Transport> Iterator for WsReader<S> {
 
     /// Fused: after the close or an error, nothing more.
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let next = self.recv().transpose();
-        if matches!(next, None | Some(Err(_)) | Some(Ok(Event::Closed(_)))) {
-            self.done = true;
-        }
+        let mut done = self.done;
+        let next = next_event(&mut done, || self.recv());
+        self.done = done;
         next
     }
 }
