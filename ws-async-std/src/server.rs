@@ -172,8 +172,8 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
 ///
 /// Every connection runs as a task of its own, started with [`ServerOptions::spawn`].
 /// Runs until `stop` completes; then it stops accepting, and every live connection
-/// starts its closing handshake with 1001 (Going Away) the next time it is read
-/// (`recv`, its `Stream`, or the reader half); after `stop_grace`, connections still
+/// starts its closing handshake with 1001 (Going Away) the next time it is read or
+/// written, after the messages already sent; after `stop_grace`, connections still
 /// running are dropped. Dropping the returned future drops the live connections too.
 pub async fn establish_server<F, Fut>(
     listen: impl Into<Listen>,

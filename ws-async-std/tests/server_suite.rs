@@ -2,9 +2,12 @@
 //! standard server echoing every message, on async-std and on smol, each on a thread
 //! of its own.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use ws_async_std::async_net::{TcpListener, TcpStream};
 use ws_async_std::{MaybeTlsStream, ServerOptions, WebSocket, establish_standard_server};
-use ws_testkit::{RunningServer, ServerSetup};
+
+use ws_testkit::{Handler, RunningServer, ServerSetup, numbered_message};
 
 #[derive(Debug, Clone, Copy)]
 enum Runtime {
@@ -26,15 +29,25 @@ fn start(setup: ServerSetup, runtime: Runtime) -> RunningServer {
                 handshake_timeout: setup.handshake_timeout,
                 ..ServerOptions::default()
             };
+            options.config.close_timeout = setup.close_timeout;
             if let Runtime::Smol = runtime {
-                options.spawn = std::sync::Arc::new(|task| smol::spawn(task).detach());
+                options.spawn = Arc::new(|task| smol::spawn(task).detach());
             }
             let stop = async move {
                 let _ = stop_rx.recv().await;
             };
-            establish_standard_server(listener, options, stop, echo)
-                .await
-                .unwrap();
+            let handler = setup.handler;
+            establish_standard_server(listener, options, stop, move |ws| {
+                let handler = handler.clone();
+                async move {
+                    match handler {
+                        Handler::Echo => echo(ws).await,
+                        Handler::Stream(accepted) => stream(ws, accepted).await,
+                    }
+                }
+            })
+            .await
+            .unwrap();
         };
         match runtime {
             Runtime::AsyncStd => async_std::task::block_on(serve),
@@ -55,6 +68,16 @@ async fn echo(mut ws: WebSocket<MaybeTlsStream<TcpStream>>) {
         if ws.send(message).await.is_err() {
             break;
         }
+    }
+}
+
+/// Sends numbered messages until a send fails, counting those accepted.
+async fn stream(mut ws: WebSocket<MaybeTlsStream<TcpStream>>, accepted: Arc<AtomicUsize>) {
+    for n in 0.. {
+        if ws.send(numbered_message(n)).await.is_err() {
+            break;
+        }
+        accepted.store(n + 1, Ordering::SeqCst);
     }
 }
 

@@ -124,14 +124,7 @@ impl Machine {
             if self.transport_closed {
                 return Ok(Next::Done);
             }
-            if self
-                .stop
-                .as_ref()
-                .is_some_and(|s| s.load(Ordering::Acquire))
-            {
-                self.stop = None;
-                // Refused only when the connection is already closing.
-                let _ = self.conn.close(CloseCode::GOING_AWAY, "server stopping");
+            if self.check_stop() {
                 continue;
             }
             let now = Instant::now();
@@ -154,6 +147,27 @@ impl Machine {
             }
             return Ok(Next::Read(timeout));
         }
+    }
+
+    /// Starts the closing handshake with 1001 (Going Away) once the server's stop flag
+    /// is set; true when it just did.
+    ///
+    /// Writes look too, not only reads: a handler that only sends must see the stop as
+    /// surely as one that only receives. The Close goes after everything already
+    /// queued, so every message a `send` accepted reaches the peer first; the sends
+    /// after it fail.
+    pub(crate) fn check_stop(&mut self) -> bool {
+        if !self
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Acquire))
+        {
+            return false;
+        }
+        self.stop = None;
+        // Refused only when the connection is already closing.
+        let _ = self.conn.close(CloseCode::GOING_AWAY, "server stopping");
+        true
     }
 
     /// Bytes queued or encoded and not yet written.
@@ -279,6 +293,7 @@ impl<S: Transport> Output<S> {
     }
 
     pub(crate) fn flush_machine(&mut self, m: &mut Machine) -> Result<(), Error> {
+        m.check_stop();
         if m.transport_closed {
             return Ok(());
         }

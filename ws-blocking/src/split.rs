@@ -272,6 +272,7 @@ impl<S: Transport> WsWriter<S> {
 
     /// Writes everything queued, the reader's answers included.
     pub fn flush(&mut self) -> Result<(), Error> {
+        lock(&self.shared.machine).check_stop();
         loop {
             let mut output = lock(&self.shared.write);
             let written = output.write_from(|out| {

@@ -1,10 +1,12 @@
 //! The adapter-neutral server suite (`ws-testkit`) against the blocking server: a
 //! standard server echoing every message, a thread per connection.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use ws_blocking::{
     MaybeTlsStream, ServerOptions, StopHandle, WebSocket, establish_standard_server,
 };
-use ws_testkit::{RunningServer, ServerSetup};
+
+use ws_testkit::{Handler, RunningServer, ServerSetup, numbered_message};
 
 /// Starts an echo server for one case on a thread of its own; `stop` stops it through
 /// its stop handle.
@@ -12,14 +14,20 @@ fn start(setup: ServerSetup) -> RunningServer {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = StopHandle::new();
-    let options = ServerOptions {
+    let mut options = ServerOptions {
         handshake_timeout: setup.handshake_timeout,
         ..ServerOptions::default()
     };
+    options.config.close_timeout = setup.close_timeout;
     {
         let stop = stop.clone();
         std::thread::spawn(move || {
-            establish_standard_server(listener, options, stop, echo).unwrap();
+            let handler = setup.handler;
+            establish_standard_server(listener, options, stop, move |ws| match &handler {
+                Handler::Echo => echo(ws),
+                Handler::Stream(accepted) => stream(ws, accepted),
+            })
+            .unwrap();
         });
     }
     RunningServer {
@@ -35,6 +43,16 @@ fn echo(mut ws: WebSocket<MaybeTlsStream>) {
         if ws.send(message).is_err() {
             break;
         }
+    }
+}
+
+/// Sends numbered messages until a send fails, counting those accepted.
+fn stream(mut ws: WebSocket<MaybeTlsStream>, accepted: &AtomicUsize) {
+    for n in 0.. {
+        if ws.send(numbered_message(n)).is_err() {
+            break;
+        }
+        accepted.store(n + 1, Ordering::SeqCst);
     }
 }
 

@@ -132,8 +132,8 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
 /// handed to `handler` as it came, and nothing is answered on its behalf.
 ///
 /// Runs until `stop` completes; then it stops accepting, and every live connection
-/// starts its closing handshake with 1001 (Going Away) the next time it is read
-/// (`recv`, its `Stream`, or the reader half); after `stop_grace`, connections still
+/// starts its closing handshake with 1001 (Going Away) the next time it is read or
+/// written, after the messages already sent; after `stop_grace`, connections still
 /// running are dropped.
 pub async fn establish_server<F, Fut>(
     listen: impl Into<Listen>,

@@ -1,7 +1,10 @@
 //! The adapter-neutral server suite (`ws-testkit`) against the tokio server: a
 //! standard server echoing every message, on a runtime of its own thread.
 
-use ws_testkit::{RunningServer, ServerSetup};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ws_testkit::{Handler, RunningServer, ServerSetup, numbered_message};
 use ws_tokio::{MaybeTlsStream, ServerOptions, WebSocket, establish_standard_server};
 
 /// Starts an echo server for one case. The listener is bound here, before returning,
@@ -20,16 +23,26 @@ fn start(setup: ServerSetup) -> RunningServer {
             .unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let options = ServerOptions {
+            let mut options = ServerOptions {
                 handshake_timeout: setup.handshake_timeout,
                 ..ServerOptions::default()
             };
+            options.config.close_timeout = setup.close_timeout;
             let stop = async {
                 let _ = stop_rx.await;
             };
-            establish_standard_server(listener, options, stop, echo)
-                .await
-                .unwrap();
+            let handler = setup.handler;
+            establish_standard_server(listener, options, stop, move |ws| {
+                let handler = handler.clone();
+                async move {
+                    match handler {
+                        Handler::Echo => echo(ws).await,
+                        Handler::Stream(accepted) => stream(ws, accepted).await,
+                    }
+                }
+            })
+            .await
+            .unwrap();
         });
     });
     RunningServer {
@@ -46,6 +59,19 @@ async fn echo(mut ws: WebSocket<MaybeTlsStream<tokio::net::TcpStream>>) {
         if ws.send(message).await.is_err() {
             break;
         }
+    }
+}
+
+/// Sends numbered messages until a send fails, counting those accepted.
+async fn stream(
+    mut ws: WebSocket<MaybeTlsStream<tokio::net::TcpStream>>,
+    accepted: Arc<AtomicUsize>,
+) {
+    for n in 0.. {
+        if ws.send(numbered_message(n)).await.is_err() {
+            break;
+        }
+        accepted.store(n + 1, Ordering::SeqCst);
     }
 }
 

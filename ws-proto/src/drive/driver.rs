@@ -157,13 +157,8 @@ impl<T: Transport> Driver<T> {
 
     /// Waits for bytes, the next timer or the server's stop, and feeds the connection.
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if let Some(stop) = &mut self.stop {
-            if stop.as_mut().poll(cx).is_ready() {
-                self.stop = None;
-                // Refused only when the connection is already closing.
-                let _ = self.conn.close(CloseCode::GOING_AWAY, "server stopping");
-                return Poll::Ready(Ok(()));
-            }
+        if self.poll_stop(cx) {
+            return Poll::Ready(Ok(()));
         }
         if self.poll_timers(cx) {
             return Poll::Ready(Ok(()));
@@ -281,8 +276,29 @@ impl<T: Transport> Driver<T> {
         self.out.len() + self.conn.buffered_amount()
     }
 
+    /// Starts the closing handshake with 1001 (Going Away) once the server's stop
+    /// signal fires; true when it just did.
+    ///
+    /// Both directions look: a handler that only sends must see the stop as surely as
+    /// one that only receives. The Close goes after everything already queued, so
+    /// every message a `send` accepted reaches the peer first; the sends after it fail.
+    fn poll_stop(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(stop) = &mut self.stop else {
+            return false;
+        };
+        if stop.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        self.stop = None;
+        self.progress += 1;
+        // Refused only when the connection is already closing.
+        let _ = self.conn.close(CloseCode::GOING_AWAY, "server stopping");
+        true
+    }
+
     /// Writes everything the connection has to send.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.poll_stop(cx);
         if self.transport_closed {
             return Poll::Ready(Ok(()));
         }

@@ -71,9 +71,10 @@ impl<T: Transport> WebSocket<T> {
         self.driver.read_size = bytes.max(1);
     }
 
-    /// Stops the connection when `stop` completes: the next read (`recv`, the
-    /// `Stream`, or the reader half) starts the closing handshake with 1001 (Going
-    /// Away). The servers' accept loops set it, to stop their connections.
+    /// Stops the connection when `stop` completes: the next read or write (`recv`,
+    /// `send`, `flush`, the `Stream` or `Sink`, either half) starts the closing
+    /// handshake with 1001 (Going Away), after what is already queued; later sends
+    /// fail. The servers' accept loops set it, to stop their connections.
     pub fn set_stop_signal(&mut self, stop: impl Future<Output = ()> + Send + Sync + 'static) {
         self.driver.stop = Some(Box::pin(stop));
     }

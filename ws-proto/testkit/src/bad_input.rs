@@ -314,6 +314,7 @@ pub fn trickled_request_is_dropped_at_the_handshake_deadline(start: Start) {
         start,
         ServerSetup {
             handshake_timeout: timeout,
+            ..ServerSetup::default()
         },
     );
     let client = RawClient::connect(server.addr);

@@ -17,7 +17,12 @@
 //!   included, and reads frames exactly as the server wrote them;
 //! - [`suite`]: the cases, one public function each;
 //! - [`bad_input`]: the bad-input table, a case per kind of malformed input;
+//! - [`hardening`]: slow, silent and demanding peers, and no message lost on a close
+//!   or a stop;
 //! - [`server_suite!`]: one `#[test]` per case, for an adapter's `tests/server_suite.rs`;
+//! - [`client_suite`](mod@client_suite): the mirror image for clients, a raw server that
+//!   misbehaves one way per case, and [`client_suite!`] to run the cases from an
+//!   adapter's `tests/client_suite.rs`;
 //! - [`examples`]: the command line the adapters' example programs share.
 //!
 //! # The server under test
@@ -27,8 +32,10 @@
 //! - bind a listener on `127.0.0.1:0` *before returning*, so that the returned address
 //!   accepts connections at once;
 //! - run the adapter's `establish_standard_server` on it, with default options except
-//!   the setup's handshake timeout, on a thread (or runtime) of its own;
-//! - echo every message with `send`: Text as Text, Binary as Binary;
+//!   the setup's handshake timeout and close timeout, on a thread (or runtime) of its
+//!   own;
+//! - run the setup's [`Handler`] on every connection: most often an echo of every
+//!   message with `send`, Text as Text, Binary as Binary;
 //! - return a [`RunningServer`] whose `stop` triggers the server's stop signal and
 //!   returns at once, without waiting for the server to finish (the stop case answers
 //!   the server's Close 1001 only after `stop` returns).
@@ -60,26 +67,66 @@
 
 pub mod bad_input;
 pub mod client;
+pub mod client_suite;
 pub mod examples;
+pub mod hardening;
 pub mod suite;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 /// What a case asks of the server it starts. Everything else is the adapter's default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServerSetup {
     /// How long a client has to send its opening request. The timeout cases set a short
     /// one; the others keep the 10 s default, long enough never to matter.
     pub handshake_timeout: Duration,
+    /// How long the server waits for the client's answer to its Close (ws-proto's
+    /// `Config::close_timeout`). The close-timeout case sets a short one; the others
+    /// keep the 5 s default.
+    pub close_timeout: Duration,
+    /// What the server does with each connection.
+    pub handler: Handler,
 }
 
 impl Default for ServerSetup {
     fn default() -> Self {
         Self {
             handshake_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+            handler: Handler::Echo,
         }
     }
+}
+
+/// What the server under test does with each connection.
+#[derive(Debug, Clone, Default)]
+pub enum Handler {
+    /// Answers every message with `send` of the same message: Text as Text, Binary as
+    /// Binary. Most cases use this.
+    #[default]
+    Echo,
+    /// Sends [`numbered_message`]s 0, 1, 2... with `send` until a send fails, and after
+    /// each send that returns `Ok`, stores how many have (n + 1 after message n) in the
+    /// counter. The stop-under-load case compares that count, what the server
+    /// *accepted*, with what the client received.
+    Stream(Arc<AtomicUsize>),
+}
+
+/// The size of a [`numbered_message`]: small enough that thousands are in flight at
+/// once, large enough that they fill the server's output buffer quickly.
+pub const NUMBERED_MESSAGE_SIZE: usize = 1024;
+
+/// Message `n` of a [`Handler::Stream`] server: [`NUMBERED_MESSAGE_SIZE`] bytes of
+/// binary, starting with `n` as 8 little-endian bytes, then a filler that depends on
+/// `n`, so that a message cut short or taken from elsewhere in the stream shows.
+pub fn numbered_message(n: usize) -> ws_proto::Message {
+    let mut data = Vec::with_capacity(NUMBERED_MESSAGE_SIZE);
+    data.extend_from_slice(&(n as u64).to_le_bytes());
+    data.extend((8..NUMBERED_MESSAGE_SIZE).map(|i| (i ^ n) as u8));
+    ws_proto::Message::from(data)
 }
 
 /// A server the adapter started for one case.
@@ -105,7 +152,7 @@ impl std::fmt::Debug for RunningServer {
 /// what it must do).
 pub type Start = fn(ServerSetup) -> RunningServer;
 
-/// Expands to one `#[test]` per case of [`suite`] and [`bad_input`], each calling the case with the
+/// Expands to one `#[test]` per case of [`suite`], [`bad_input`] and [`hardening`], each calling the case with the
 /// given [`Start`] function, so that a failing case is reported by its own name.
 ///
 /// ```ignore
@@ -147,6 +194,10 @@ macro_rules! server_suite {
             bad_input::oversized_request_heads_are_refused_with_431,
             bad_input::frames_pipelined_behind_the_request_are_handled,
             bad_input::trickled_request_is_dropped_at_the_handshake_deadline,
+            hardening::a_client_that_never_reads_cannot_grow_the_servers_memory,
+            hardening::a_client_that_never_answers_the_close_is_dropped_after_the_close_timeout,
+            hardening::ten_thousand_messages_then_close_are_all_echoed_first,
+            hardening::stop_under_load_delivers_every_accepted_message,
         );
     };
     (@cases $start:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -67,7 +67,7 @@ impl Server {
         Self::start(start, ServerSetup::default())
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             stop();
         }
@@ -407,6 +407,7 @@ pub fn stalled_handshake_is_dropped_after_the_timeout(start: Start) {
         start,
         ServerSetup {
             handshake_timeout: timeout,
+            ..ServerSetup::default()
         },
     );
     let mut client = RawClient::connect(server.addr);
@@ -431,6 +432,7 @@ pub fn handshake_timeout_spares_open_connections(start: Start) {
         start,
         ServerSetup {
             handshake_timeout: SHORT_HANDSHAKE_TIMEOUT,
+            ..ServerSetup::default()
         },
     );
     let mut client = RawClient::open(server.addr);

@@ -1,0 +1,237 @@
+//! Slow, silent and demanding peers, and the promise that nothing accepted is lost:
+//!
+//! | peer | what the server must do |
+//! |---|---|
+//! | writes 256 MiB of messages and never reads the echoes | stop reading once its output is full (the peer's writes stall after a few MiB of socket buffers), then carry on when the peer reads |
+//! | never answers the server's Close | drop the connection once the close timeout has passed, not before |
+//! | sends 10 000 messages then Close, without waiting | echo all 10 000, in order, before its own Close |
+//! | is being streamed to when the server stops | receive every message whose `send` returned `Ok`, then the Close 1001 |
+//!
+//! The slowloris case (a request trickled a byte at a time) is in
+//! [`bad_input`](crate::bad_input), with the other handshake rows.
+
+use std::io::{ErrorKind, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ws_proto::frame::{Frame, OpCode};
+use ws_proto::{CloseCode, Message};
+
+use crate::client::{self, RawClient, WAIT};
+use crate::suite::{Server, binary_of_size, text_of_size};
+use crate::{Handler, NUMBERED_MESSAGE_SIZE, ServerSetup, Start, numbered_message};
+
+/// Writes `frames` masked, from a thread of its own, on a clone of `stream`: a client
+/// that writes everything before reading would deadlock against a server whose
+/// output is full, which is what a real peer reading and writing at once never does.
+fn write_from_another_thread(
+    stream: &TcpStream,
+    frames: impl Iterator<Item = Frame> + Send + 'static,
+) -> thread::JoinHandle<()> {
+    let mut stream = stream
+        .try_clone()
+        .expect("cannot clone the client's socket");
+    thread::spawn(move || {
+        let mut wire = Vec::new();
+        for (n, frame) in frames.enumerate() {
+            wire.clear();
+            frame.encode(
+                Some((n as u32).wrapping_mul(0x9e37_79b9).to_le_bytes()),
+                &mut wire,
+            );
+            if stream.write_all(&wire).is_err() {
+                return; // the reader's assertions say what went wrong
+            }
+        }
+    })
+}
+
+/// A client that writes 64 KiB messages as fast as it can and never reads cannot make
+/// the server buffer them: once the server's output is full it must stop reading, so
+/// the client's writes stall after the socket buffers fill (a few MiB on loopback),
+/// far short of the 256 MiB it tries to send. Then, when the client reads, the echoes
+/// come back intact: the server waited, it did not drop or fail.
+pub fn a_client_that_never_reads_cannot_grow_the_servers_memory(start: Start) {
+    const MESSAGE: usize = 64 << 10;
+    const ATTEMPT: usize = 256 << 20;
+    // Socket buffers on both sides, both ways, at their largest Linux defaults, plus the
+    // server's read and write buffers, with room to spare; unbounded buffering passes it.
+    const BOUND: usize = 64 << 20;
+    let server = Server::with_defaults(start);
+    let mut client = RawClient::open(server.addr);
+    client.set_context("a client that writes without reading");
+    let message = Message::from(binary_of_size(MESSAGE));
+    let mut wire = Vec::new();
+    message
+        .clone()
+        .into_frame()
+        .encode(Some([1, 2, 3, 4]), &mut wire);
+    client
+        .stream()
+        .set_write_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let mut written = 0;
+    let stalled = loop {
+        if written >= ATTEMPT {
+            break None;
+        }
+        match client.stream().write_all(&wire) {
+            Ok(()) => written += wire.len(),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break Some(e);
+            }
+            Err(e) => panic!("the server failed the connection after {written} bytes: {e}"),
+        }
+    };
+    assert!(
+        stalled.is_some(),
+        "the server read all {ATTEMPT} bytes of a client that never reads its echoes: it \
+         buffers its output without bound"
+    );
+    assert!(
+        written < BOUND,
+        "the server read {written} bytes before the client's writes stalled: its output \
+         buffer is not capped"
+    );
+    client.stream().set_write_timeout(Some(WAIT)).unwrap();
+    for n in 0..16 {
+        client.set_context(format!("echo {n} once the client reads again"));
+        client.expect_message(&message);
+    }
+}
+
+/// A client that never answers the server's Close (here, the 1001 of a stop) is
+/// dropped once the close timeout has passed: not at once, since the RFC has the
+/// server wait for the answer, and not much later, since a silent peer must not hold
+/// a connection for ever.
+pub fn a_client_that_never_answers_the_close_is_dropped_after_the_close_timeout(start: Start) {
+    let close_timeout = Duration::from_millis(500);
+    let mut server = Server::start(
+        start,
+        ServerSetup {
+            close_timeout,
+            ..ServerSetup::default()
+        },
+    );
+    let mut client = RawClient::open(server.addr);
+    let message = Message::from("before the stop");
+    client.send_message(&message);
+    client.expect_message(&message);
+    server.stop();
+    client.set_context("a client that does not answer the Close 1001");
+    client.expect_close(CloseCode::GOING_AWAY);
+    let closed = Instant::now();
+    let extra = client.read_until_closed(close_timeout + Duration::from_secs(3));
+    let elapsed = closed.elapsed();
+    assert!(
+        extra.is_empty(),
+        "the server sent {} bytes after its Close",
+        extra.len()
+    );
+    assert!(
+        elapsed >= close_timeout / 2,
+        "the server dropped the connection {elapsed:?} after its Close, without waiting \
+         the close timeout of {close_timeout:?} for the answer"
+    );
+}
+
+/// 10 000 messages (text and binary, 0 to 2 KiB) written back to back and then a
+/// Close, without waiting for anything: every message is echoed, in order, before the
+/// server's Close 1000. Neither the messages the server received before the Close
+/// (handed to the handler before the close) nor the echoes it had queued (written
+/// before its Close) may be lost.
+pub fn ten_thousand_messages_then_close_are_all_echoed_first(start: Start) {
+    const COUNT: usize = 10_000;
+    fn message(n: usize) -> Message {
+        let size = (n * 37) % 2048;
+        if n % 2 == 0 {
+            Message::from(format!("{n:05} {}", text_of_size(size)))
+        } else {
+            let mut data = (n as u64).to_le_bytes().to_vec();
+            data.extend(binary_of_size(size));
+            Message::from(data)
+        }
+    }
+    let server = Server::with_defaults(start);
+    let mut client = RawClient::open(server.addr);
+    let frames = (0..COUNT)
+        .map(|n| message(n).into_frame())
+        .chain(std::iter::once(Frame::close(CloseCode::NORMAL, "all sent")));
+    let writer = write_from_another_thread(client.stream(), frames);
+    for n in 0..COUNT {
+        client.set_context(format!("echo {n} of {COUNT}, sent before a Close"));
+        client.expect_message(&message(n));
+    }
+    client.set_context(format!("after the {COUNT} echoes"));
+    client.expect_close(CloseCode::NORMAL);
+    client.expect_transport_closed();
+    writer.join().unwrap();
+}
+
+/// A server streaming messages as fast as it can is stopped while the client reads:
+/// the client receives messages 0, 1, 2... with no gap, then the Close 1001, and every
+/// message whose `send` had returned `Ok` in the server's handler is among them. What
+/// the server accepted to send is written before its Close, not dropped by the stop.
+pub fn stop_under_load_delivers_every_accepted_message(start: Start) {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let mut server = Server::start(
+        start,
+        ServerSetup {
+            handler: Handler::Stream(accepted.clone()),
+            ..ServerSetup::default()
+        },
+    );
+    let mut client = RawClient::open(server.addr);
+    let mut received = 0;
+    let close = loop {
+        client.set_context(format!("the stream, after {received} messages"));
+        if received == 2000 {
+            server.stop();
+        }
+        let frame = client.read_frame();
+        match frame.opcode {
+            OpCode::Binary if frame.fin => {
+                let got = Message::Binary(frame.payload);
+                client::assert_same_message(&got, &numbered_message(received));
+                received += 1;
+            }
+            OpCode::Close => break frame,
+            _ => panic!(
+                "expected message {received} of the stream or a Close, got {}",
+                client::describe(&frame)
+            ),
+        }
+    };
+    assert_eq!(
+        client::close_code(&close),
+        Some(CloseCode::GOING_AWAY),
+        "the stop's Close, after {received} messages"
+    );
+    assert!(
+        received > 2000,
+        "the stream ended before the stop, at message {received}"
+    );
+    client.set_context(format!("after the stop's Close and {received} messages"));
+    client.reply_close_and_expect_end(CloseCode::GOING_AWAY);
+    // The handler stores its count just after each send returns; once its sends fail
+    // the count no longer moves. Wait for that, bounded.
+    let deadline = Instant::now() + WAIT;
+    let mut last = accepted.load(Ordering::SeqCst);
+    loop {
+        thread::sleep(Duration::from_millis(100));
+        let now = accepted.load(Ordering::SeqCst);
+        if now == last || Instant::now() > deadline {
+            break;
+        }
+        last = now;
+    }
+    assert!(
+        last <= received,
+        "the server's handler had {last} messages accepted by `send`, but only {received} \
+         ({} bytes each) reached the client before the Close",
+        NUMBERED_MESSAGE_SIZE
+    );
+}
