@@ -1,0 +1,39 @@
+//! The adapter-neutral client suite (`ws-testkit`) against this crate's client, on
+//! async-std and on smol, each case blocking the thread the suite gives it.
+
+use ws_async_std::{ConnectOptions, Error, Event, connect};
+use ws_testkit::client_suite::{ClientSetup, Received};
+
+/// Connects with default options but the timeout, and receives until the stream ends.
+async fn connect_and_receive(setup: ClientSetup) -> Result<Received, Error> {
+    let options = ConnectOptions {
+        timeout: setup.timeout,
+        ..ConnectOptions::default()
+    };
+    let mut ws = connect(&setup.url, options).await?;
+    let mut received = Received::default();
+    while let Some(event) = ws.recv().await? {
+        match event {
+            Event::Message(message) => received.messages.push(message),
+            Event::Closed(reason) => received.closed = Some(reason),
+            _ => {}
+        }
+    }
+    Ok(received)
+}
+
+fn connect_on_async_std(setup: ClientSetup) -> Result<Received, Error> {
+    async_std::task::block_on(connect_and_receive(setup))
+}
+
+fn connect_on_smol(setup: ClientSetup) -> Result<Received, Error> {
+    smol::block_on(connect_and_receive(setup))
+}
+
+mod on_async_std {
+    ws_testkit::client_suite!(super::connect_on_async_std);
+}
+
+mod on_smol {
+    ws_testkit::client_suite!(super::connect_on_smol);
+}
