@@ -4,12 +4,14 @@
 use ws_async_std::{ConnectOptions, Error, Event, connect};
 use ws_testkit::client_suite::{ClientSetup, Received};
 
-/// Connects with default options but the timeout, and receives until the stream ends.
+/// Connects with default options but the timeout and keepalive, and receives until
+/// the stream ends.
 async fn connect_and_receive(setup: ClientSetup) -> Result<Received, Error> {
-    let options = ConnectOptions {
+    let mut options = ConnectOptions {
         timeout: setup.timeout,
         ..ConnectOptions::default()
     };
+    options.config.keepalive = setup.keepalive;
     let mut ws = connect(&setup.url, options).await?;
     let mut received = Received::default();
     while let Some(event) = ws.recv().await? {

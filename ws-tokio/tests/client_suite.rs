@@ -4,17 +4,19 @@
 use ws_testkit::client_suite::{ClientSetup, Received};
 use ws_tokio::{ConnectOptions, Error, Event, connect};
 
-/// Connects with default options but the timeout, and receives until the stream ends.
+/// Connects with default options but the timeout and keepalive, and receives until
+/// the stream ends.
 fn connect_and_receive(setup: ClientSetup) -> Result<Received, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let options = ConnectOptions {
+        let mut options = ConnectOptions {
             timeout: setup.timeout,
             ..ConnectOptions::default()
         };
+        options.config.keepalive = setup.keepalive;
         let mut ws = connect(&setup.url, options).await?;
         let mut received = Received::default();
         while let Some(event) = ws.recv().await? {

@@ -26,6 +26,7 @@
 //! | a 101 accepting `permessage-deflate`, which the client did not offer | nothing | `Err(Response(UnexpectedExtension))` |
 //! | a response head of more than 16 KiB, never ended | nothing | `Err(Response(TooLarge))`, without waiting for the end |
 //! | no answer at all | nothing | `Err(HandshakeTimeout)` at the connect timeout |
+//! | a 101, then silence: no Pong, no frame (with a keepalive configured) | a Ping, then the end of the connection at the deadline | `Closed(KeepAliveTimeout)` |
 //! | frames in the same write as the 101 | (the Close answering ours) | the first messages |
 //!
 //! `Closed(..)` is the last event, `Event::Closed(CloseReason::Protocol(..))`, and
@@ -40,7 +41,7 @@
 //!
 //! An adapter provides a [`Connect`] function. Given a [`ClientSetup`], it must connect
 //! to `setup.url` with the adapter's `connect` and default options, except
-//! `timeout = setup.timeout`; send nothing of its own; receive events until the stream
+//! `timeout = setup.timeout` and `config.keepalive = setup.keepalive`; send nothing of its own; receive events until the stream
 //! ends (`Ok(None)`), keeping the messages and the reason of `Event::Closed`; and return
 //! the first error, of `connect` or of a receive, as it is. It is called on a thread of
 //! its own, so it may block (a runtime of its own included).
@@ -79,7 +80,8 @@ use ws_proto::frame::{Frame, Header, OpCode};
 use ws_proto::handshake::{ServerHandshake, accept_key};
 use ws_proto::mask::apply_mask;
 use ws_proto::{
-    CloseCode, CloseFrame, CloseReason, Config, Error, Message, ProtocolError, ResponseError,
+    CloseCode, CloseFrame, CloseReason, Config, Error, KeepAlive, Message, ProtocolError,
+    ResponseError,
 };
 
 use crate::client::{WAIT, close_code, describe};
@@ -93,6 +95,9 @@ pub struct ClientSetup {
     /// case sets a short one and times it; the others keep [`WAIT`], which a working
     /// client never comes close to.
     pub timeout: Duration,
+    /// The client's keepalive (`Config::keepalive`): `None`, the default, except in
+    /// the keepalive case.
+    pub keepalive: Option<KeepAlive>,
 }
 
 /// What the client's user received once the connection was open, up to the end of the
@@ -171,13 +176,25 @@ impl RawServer {
         ClientSetup {
             url: format!("ws://{addr}/"),
             timeout,
+            keepalive: None,
         }
     }
 
     /// Starts the client and accepts its connection.
     #[track_caller]
     fn connect(&self, connect: Connect, timeout: Duration, what: &str) -> (ClientThread, Peer) {
-        let client = ClientThread::start(connect, self.setup(timeout));
+        self.connect_with(connect, self.setup(timeout), what)
+    }
+
+    /// Starts the client with `setup` and accepts its connection.
+    #[track_caller]
+    fn connect_with(
+        &self,
+        connect: Connect,
+        setup: ClientSetup,
+        what: &str,
+    ) -> (ClientThread, Peer) {
+        let client = ClientThread::start(connect, setup);
         let deadline = Instant::now() + WAIT;
         let stream = loop {
             match self.listener.accept() {
@@ -793,6 +810,60 @@ pub fn silent_server_fails_at_the_connect_timeout(connect: Connect) {
     );
 }
 
+/// A server that completes the handshake and then goes silent (it reads, but never
+/// answers a Ping): a client with a keepalive pings it after the interval, gives up
+/// once the timeout passes after that Ping, ends the connection, and its user sees
+/// `Closed(KeepAliveTimeout)`, neither before the interval and timeout nor long after.
+pub fn silent_peer_is_dropped_by_the_keepalive(connect: Connect) {
+    let what = "a server that never answers a Ping";
+    let keepalive = KeepAlive {
+        interval: Duration::from_millis(200),
+        timeout: Duration::from_millis(300),
+    };
+    let server = RawServer::bind();
+    let setup = ClientSetup {
+        keepalive: Some(keepalive),
+        ..server.setup(WAIT)
+    };
+    let (client, mut peer) = server.connect_with(connect, setup, what);
+    peer.accept();
+    let opened = Instant::now();
+    let ping = peer.read_frame("the keepalive's Ping");
+    if ping.opcode != OpCode::Ping {
+        peer.fail(format_args!("expected a Ping, got {}", describe(&ping)));
+    }
+    // Whether the client says goodbye with a Close before it drops the connection is
+    // its choice: the peer has shown it is not listening.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match peer.fill(peer.input.len() + 1, deadline) {
+            Ok(()) => {}
+            Err(NoBytes::Closed | NoBytes::Io(_)) => break,
+            Err(NoBytes::TimedOut) => peer.fail(format_args!(
+                "the connection was still open {WAIT:?} after the Ping"
+            )),
+        }
+    }
+    let ended = opened.elapsed();
+    let received = match client.finish(what).0 {
+        Ok(received) => received,
+        Err(e) => {
+            panic!("{what}: the client's user got the error {e:?}, not the end of the stream")
+        }
+    };
+    assert_eq!(
+        received.closed,
+        Some(CloseReason::KeepAliveTimeout),
+        "{what}: the connection did not end with the keepalive timeout"
+    );
+    let due = keepalive.interval + keepalive.timeout;
+    assert!(
+        ended >= due * 9 / 10 && ended < due + Duration::from_secs(3),
+        "{what}: the client dropped the connection after {ended:?}, not at its keepalive \
+         deadline ({due:?})"
+    );
+}
+
 /// Frames written in the same write as the 101 are the connection's first messages,
 /// not lost with the rest of the handshake's read. The closing handshake after them
 /// is the normal one: the client answers the server's Close and lets the server close
@@ -864,6 +935,7 @@ macro_rules! client_suite {
             unoffered_subprotocol_and_extension_are_typed_errors,
             oversized_response_head_fails_before_its_end,
             silent_server_fails_at_the_connect_timeout,
+            silent_peer_is_dropped_by_the_keepalive,
             frames_in_the_same_write_as_the_101_are_delivered,
         );
     };
