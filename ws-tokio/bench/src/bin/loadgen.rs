@@ -23,6 +23,7 @@ use ws_bench::{FrameSplitter, Piece};
 static ECHOED: AtomicU64 = AtomicU64::new(0);
 
 fn main() -> io::Result<()> {
+    ws_bench::raise_fd_limit();
     let args: Vec<String> = std::env::args().skip(1).collect();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

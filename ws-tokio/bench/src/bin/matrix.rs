@@ -6,7 +6,13 @@
 //! cargo run --release --bin matrix -- clients  [same options]
 //! cargo run --release --bin matrix -- blocking [same options]   # ws-blocking vs tungstenite, servers then clients
 //! cargo run --release --bin matrix -- memory   [--idle 10000]
+//! cargo run --release --bin matrix -- soak     [--soak-conns 1000] [--soak-secs 60] [--soak-size 1k]
 //! ```
+//!
+//! `soak` runs our servers (ws-tokio, ws-async-std, ws-blocking) one after the other
+//! under `--soak-conns` connections echoing `--soak-size` messages for `--soak-secs`,
+//! and reports the rate, whether any connection failed, and the server's resident
+//! memory over the run and after the clients have gone.
 //!
 //! Servers run on core 0 and the load (the neutral load generator, or the clients under
 //! test) on core 1, with `taskset` when it is installed. Every cell is measured `reps`
@@ -30,7 +36,13 @@ struct Options {
     windows: Vec<usize>,
     idle: usize,
     impls: Vec<String>,
+    soak_conns: usize,
+    soak_secs: u64,
+    soak_size: usize,
 }
+
+/// Our servers, one per adapter: what `soak` runs by default.
+const OURS: [&str; 3] = ["ours", "ours-async-std", "ours-blocking"];
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -44,7 +56,11 @@ fn main() {
         windows: vec![1, 16],
         idle: 10_000,
         impls: Vec::new(),
+        soak_conns: 1000,
+        soak_secs: 60,
+        soak_size: 1024,
     };
+    ws_bench::raise_fd_limit();
     while let Some(flag) = args.next() {
         let value = args.next().expect("a value after each flag");
         let list = |v: &str| v.split(',').map(parse_size).collect::<Vec<_>>();
@@ -57,6 +73,9 @@ fn main() {
             "--windows" => o.windows = list(&value),
             "--idle" => o.idle = value.parse().expect("connections"),
             "--impls" => o.impls = value.split(',').map(str::to_owned).collect(),
+            "--soak-conns" => o.soak_conns = value.parse().expect("connections"),
+            "--soak-secs" => o.soak_secs = value.parse().expect("seconds"),
+            "--soak-size" => o.soak_size = parse_size(&value),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -64,6 +83,7 @@ fn main() {
         let all = match what.as_str() {
             "clients" => CLIENTS,
             "blocking" => BLOCKING,
+            "soak" => &OURS[..],
             _ => SERVERS,
         };
         o.impls = all.iter().map(|s| s.to_string()).collect();
@@ -76,7 +96,8 @@ fn main() {
             clients(&o);
         }
         "memory" => memory(&o),
-        other => panic!("unknown benchmark {other} (servers, clients, blocking, memory)"),
+        "soak" => soak(&o),
+        other => panic!("unknown benchmark {other} (servers, clients, blocking, memory, soak)"),
     }
     if FAILED.load(std::sync::atomic::Ordering::Relaxed) {
         std::process::exit(1);
@@ -314,6 +335,85 @@ fn memory(o: &Options) {
             before as f64 / 1048576.0,
             after as f64 / 1048576.0,
             per
+        );
+    }
+}
+
+/// Many connections echoing for a long while: the rate, whether any connection failed
+/// (the load generator exits with an error the moment one does), and the server's
+/// resident memory once every connection is busy, at the end, at its peak, and after
+/// the clients have gone (when idle buffers have been given back).
+fn soak(o: &Options) {
+    println!(
+        "\n### Soak: {} connections echoing {} messages for {} s\n",
+        o.soak_conns,
+        show_size(o.soak_size),
+        o.soak_secs
+    );
+    println!(
+        "| server | messages/s | failed connections | RSS, all busy (5 s) | RSS at the end | peak | \
+         RSS 5 s after the clients left |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let mib = |b: u64| format!("{:.1} MiB", b as f64 / 1048576.0);
+    for name in &o.impls {
+        let mut cmd = pinned(0, bin("server"));
+        cmd.arg(name).arg("127.0.0.1:0");
+        let server = Server::start(cmd);
+        let mut cmd = pinned(1, bin("loadgen"));
+        cmd.args(["echo", &server.addr])
+            .arg(o.soak_size.to_string())
+            .arg(o.soak_conns.to_string())
+            .args(["1", "0"])
+            .arg(o.soak_secs.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut load = cmd.spawn().expect("start the load");
+        let started = std::time::Instant::now();
+        let limit = Duration::from_secs(o.soak_secs + 120);
+        let (mut busy, mut last, mut peak) = (None, 0, 0);
+        let status = loop {
+            if let Some(status) = load.try_wait().expect("the load's status") {
+                break Some(status);
+            }
+            if started.elapsed() > limit {
+                let _ = load.kill();
+                break None;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            let Ok(rss) = ws_bench::rss_of(server.pid()) else {
+                break None; // the server died
+            };
+            if busy.is_none() && started.elapsed() >= Duration::from_secs(5) {
+                busy = Some(rss);
+            }
+            last = rss;
+            peak = peak.max(rss);
+        };
+        let mut rate = String::new();
+        if let Some(mut out) = load.stdout.take() {
+            let _ = std::io::Read::read_to_string(&mut out, &mut rate);
+        }
+        let failed = match status {
+            Some(s) if s.success() => "none".to_owned(),
+            Some(s) => {
+                FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+                format!("**yes** ({s})")
+            }
+            None => {
+                FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+                "**the load or the server did not finish**".to_owned()
+            }
+        };
+        std::thread::sleep(Duration::from_secs(5));
+        let after = ws_bench::rss_of(server.pid()).unwrap_or(0);
+        println!(
+            "| {name} | {} | {failed} | {} | {} | {} | {} |",
+            rate.trim(),
+            busy.map_or("-".into(), mib),
+            mib(last),
+            mib(peak),
+            mib(after)
         );
     }
 }

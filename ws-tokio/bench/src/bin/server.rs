@@ -15,6 +15,7 @@
 use std::io;
 
 fn main() -> io::Result<()> {
+    ws_bench::raise_fd_limit();
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "ours".into());
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:0".into());
