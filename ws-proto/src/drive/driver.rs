@@ -122,7 +122,7 @@ impl<T: Transport> Driver<T> {
             }
             if matches!(&self.pending, Some(e) if !matches!(e, Event::Closed(_))) {
                 if self.unwritten() > WRITE_HIGH_WATER {
-                    if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+                    if let Poll::Ready(Err(e)) = self.poll_write(cx) {
                         return Poll::Ready(Err(e));
                     }
                 }
@@ -131,7 +131,7 @@ impl<T: Transport> Driver<T> {
             // Before waiting for input, write what was queued; with the last event,
             // close the transport when it is time: a handler that stops at
             // `Event::Closed` still leaves the peer a clean shutdown.
-            let flushed = match self.poll_flush(cx) {
+            let flushed = match self.poll_write(cx) {
                 Poll::Ready(result) => {
                     result?;
                     true
@@ -296,9 +296,17 @@ impl<T: Transport> Driver<T> {
         true
     }
 
-    /// Writes everything the connection has to send.
+    /// Writes everything the connection has to send: the write side of `send`, `flush`
+    /// and the `Sink`, which is where a handler that only sends sees a stop.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.poll_stop(cx);
+        self.poll_write(cx)
+    }
+
+    /// Writes everything the connection has to send. `poll_recv` writes with this
+    /// directly: it looks at the stop signal itself before it waits for input, so it
+    /// need not pay for a second look on every write.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.transport_closed {
             return Poll::Ready(Ok(()));
         }
