@@ -1,18 +1,34 @@
 //! The adapter-neutral client suite (`ws-testkit`) against this crate's client, on
 //! async-std and on smol, each case blocking the thread the suite gives it.
 
-use ws_async_std::{ConnectOptions, Error, Event, connect};
-use ws_testkit::client_suite::{ClientSetup, Received};
+use std::sync::atomic::Ordering;
 
-/// Connects with default options but the timeout and keepalive, and receives until
-/// the stream ends.
+use ws_async_std::{CloseCode, ConnectOptions, Error, Event, connect};
+use ws_testkit::client_suite::{ClientAction, ClientSetup, Received};
+use ws_testkit::numbered_message;
+
+/// Connects with default options but the timeout, keepalive and close timeout, does
+/// the case's action, and receives until the stream ends.
 async fn connect_and_receive(setup: ClientSetup) -> Result<Received, Error> {
     let mut options = ConnectOptions {
         timeout: setup.timeout,
         ..ConnectOptions::default()
     };
     options.config.keepalive = setup.keepalive;
+    options.config.close_timeout = setup.close_timeout;
     let mut ws = connect(&setup.url, options).await?;
+    match &setup.action {
+        ClientAction::Receive => {}
+        ClientAction::Close => ws.send_close(CloseCode::NORMAL, "done").await?,
+        ClientAction::Stream(accepted) => {
+            for n in 0.. {
+                if ws.send(numbered_message(n)).await.is_err() {
+                    break;
+                }
+                accepted.store(n + 1, Ordering::SeqCst);
+            }
+        }
+    }
     let mut received = Received::default();
     while let Some(event) = ws.recv().await? {
         match event {

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use ws_async_std::async_net::{TcpListener, TcpStream};
-use ws_async_std::{MaybeTlsStream, ServerOptions, WebSocket, establish_standard_server};
+use ws_async_std::{Event, MaybeTlsStream, ServerOptions, WebSocket, establish_standard_server};
 
-use ws_testkit::{Handler, RunningServer, ServerSetup, numbered_message};
+use ws_testkit::{Handler, Outcomes, RunningServer, ServerSetup, numbered_message};
 
 #[derive(Debug, Clone, Copy)]
 enum Runtime {
@@ -30,18 +30,19 @@ fn start(setup: ServerSetup, runtime: Runtime) -> RunningServer {
                 ..ServerOptions::default()
             };
             options.config.close_timeout = setup.close_timeout;
+            options.config.keepalive = setup.keepalive;
             if let Runtime::Smol = runtime {
                 options.spawn = Arc::new(|task| smol::spawn(task).detach());
             }
             let stop = async move {
                 let _ = stop_rx.recv().await;
             };
-            let handler = setup.handler;
+            let (handler, outcomes) = (setup.handler, setup.outcomes);
             establish_standard_server(listener, options, stop, move |ws| {
-                let handler = handler.clone();
+                let (handler, outcomes) = (handler.clone(), outcomes.clone());
                 async move {
                     match handler {
-                        Handler::Echo => echo(ws).await,
+                        Handler::Echo => echo(ws, outcomes).await,
                         Handler::Stream(accepted) => stream(ws, accepted).await,
                     }
                 }
@@ -62,10 +63,18 @@ fn start(setup: ServerSetup, runtime: Runtime) -> RunningServer {
     }
 }
 
-/// Answers every message with the same message.
-async fn echo(mut ws: WebSocket<MaybeTlsStream<TcpStream>>) {
-    while let Ok(Some(message)) = ws.recv_message().await {
-        if ws.send(message).await.is_err() {
+/// Answers every message with the same message, and records how the connection ended.
+async fn echo(mut ws: WebSocket<MaybeTlsStream<TcpStream>>, outcomes: Outcomes) {
+    while let Ok(Some(event)) = ws.recv().await {
+        let sent = match event {
+            Event::Message(message) => ws.send(message).await,
+            Event::Closed(reason) => {
+                outcomes.record(reason);
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if sent.is_err() {
             break;
         }
     }

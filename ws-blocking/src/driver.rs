@@ -233,7 +233,8 @@ impl Machine {
     /// error is reported, once.
     pub(crate) fn write_failed(&mut self, e: io::Error) -> Result<(), Error> {
         self.transport_closed = true;
-        self.eof(Instant::now());
+        self.read_eof = true;
+        self.conn.handle_write_error(Instant::now());
         if is_disconnect(&e) {
             Ok(())
         } else {

@@ -3,10 +3,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use ws_blocking::{
-    MaybeTlsStream, ServerOptions, StopHandle, WebSocket, establish_standard_server,
+    Event, MaybeTlsStream, ServerOptions, StopHandle, WebSocket, establish_standard_server,
 };
 
-use ws_testkit::{Handler, RunningServer, ServerSetup, numbered_message};
+use ws_testkit::{Handler, Outcomes, RunningServer, ServerSetup, numbered_message};
 
 /// Starts an echo server for one case on a thread of its own; `stop` stops it through
 /// its stop handle.
@@ -19,12 +19,13 @@ fn start(setup: ServerSetup) -> RunningServer {
         ..ServerOptions::default()
     };
     options.config.close_timeout = setup.close_timeout;
+    options.config.keepalive = setup.keepalive;
     {
         let stop = stop.clone();
         std::thread::spawn(move || {
-            let handler = setup.handler;
+            let (handler, outcomes) = (setup.handler, setup.outcomes);
             establish_standard_server(listener, options, stop, move |ws| match &handler {
-                Handler::Echo => echo(ws),
+                Handler::Echo => echo(ws, &outcomes),
                 Handler::Stream(accepted) => stream(ws, accepted),
             })
             .unwrap();
@@ -37,10 +38,18 @@ fn start(setup: ServerSetup) -> RunningServer {
     }
 }
 
-/// Answers every message with the same message.
-fn echo(mut ws: WebSocket<MaybeTlsStream>) {
-    while let Ok(Some(message)) = ws.recv_message() {
-        if ws.send(message).is_err() {
+/// Answers every message with the same message, and records how the connection ended.
+fn echo(mut ws: WebSocket<MaybeTlsStream>, outcomes: &Outcomes) {
+    while let Ok(Some(event)) = ws.recv() {
+        let sent = match event {
+            Event::Message(message) => ws.send(message),
+            Event::Closed(reason) => {
+                outcomes.record(reason);
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if sent.is_err() {
             break;
         }
     }

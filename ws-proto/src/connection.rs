@@ -431,6 +431,17 @@ impl Connection {
         }
     }
 
+    /// Tells the connection that its transport cannot be written any more: a write
+    /// failed (the peer is gone, or the transport broke). Nothing queued can reach the
+    /// peer now, so it is dropped rather than kept, and every later send fails with
+    /// [`UsageError::Closed`] instead of queuing bytes that would never leave and grow
+    /// without bound. The read side ends as with [`handle_eof`](Self::handle_eof): the
+    /// events already received still come out, then `Closed`.
+    pub fn handle_write_error(&mut self, now: Instant) {
+        self.abort_output();
+        self.handle_eof(now);
+    }
+
     /// Tells the connection the time: fires the keepalive and close timers that are due.
     /// Spurious calls are harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -963,7 +974,8 @@ impl Connection {
     }
 
     fn check_can_send(&self) -> Result<(), UsageError> {
-        if self.finished {
+        // `aborted`: the output was given up on, nothing more can be written.
+        if self.finished || self.aborted {
             Err(UsageError::Closed)
         } else if self.close_queued {
             Err(UsageError::CloseAlreadySent)

@@ -362,6 +362,31 @@ fn eof_without_close_is_abnormal() {
 }
 
 #[test]
+fn a_failed_write_drops_the_output_and_refuses_later_sends() {
+    let mut pair = Pair::default_pair();
+    pair.client.send("before").unwrap();
+    let wire = take_output(&mut pair.client);
+    pair.server.handle_input(&wire, pair.now);
+    pair.server.send(vec![7u8; 100_000]).unwrap();
+    pair.server.handle_write_error(pair.now);
+    // Nothing queued can be written any more: it is not kept, and no more is taken.
+    assert_eq!(pair.server.buffered_amount(), 0);
+    assert_eq!(pair.server.send("after"), Err(UsageError::Closed));
+    assert_eq!(pair.server.ping(&b"?"[..]), Err(UsageError::Closed));
+    assert!(pair.server.should_abort_transport());
+    let mut out = Vec::new();
+    assert_eq!(pair.server.poll_transmit(&mut out), 0);
+    // What was received before still comes out, then the end.
+    assert_eq!(
+        take_events(&mut pair.server),
+        [
+            Event::Message(Message::from("before")),
+            Event::Closed(CloseReason::Eof)
+        ]
+    );
+}
+
+#[test]
 fn buffered_amount_counts_queued_payload() {
     let mut c = Connection::new(Role::Server, Config::default(), support::t0());
     c.send(vec![0u8; 300_000]).unwrap();

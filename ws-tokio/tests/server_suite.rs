@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ws_testkit::{Handler, RunningServer, ServerSetup, numbered_message};
-use ws_tokio::{MaybeTlsStream, ServerOptions, WebSocket, establish_standard_server};
+use ws_testkit::{Handler, Outcomes, RunningServer, ServerSetup, numbered_message};
+use ws_tokio::{Event, MaybeTlsStream, ServerOptions, WebSocket, establish_standard_server};
 
 /// Starts an echo server for one case. The listener is bound here, before returning,
 /// so the address accepts connections at once; the server runs until `stop` fires the
@@ -28,15 +28,16 @@ fn start(setup: ServerSetup) -> RunningServer {
                 ..ServerOptions::default()
             };
             options.config.close_timeout = setup.close_timeout;
+            options.config.keepalive = setup.keepalive;
             let stop = async {
                 let _ = stop_rx.await;
             };
-            let handler = setup.handler;
+            let (handler, outcomes) = (setup.handler, setup.outcomes);
             establish_standard_server(listener, options, stop, move |ws| {
-                let handler = handler.clone();
+                let (handler, outcomes) = (handler.clone(), outcomes.clone());
                 async move {
                     match handler {
-                        Handler::Echo => echo(ws).await,
+                        Handler::Echo => echo(ws, outcomes).await,
                         Handler::Stream(accepted) => stream(ws, accepted).await,
                     }
                 }
@@ -53,10 +54,18 @@ fn start(setup: ServerSetup) -> RunningServer {
     }
 }
 
-/// Answers every message with the same message.
-async fn echo(mut ws: WebSocket<MaybeTlsStream<tokio::net::TcpStream>>) {
-    while let Ok(Some(message)) = ws.recv_message().await {
-        if ws.send(message).await.is_err() {
+/// Answers every message with the same message, and records how the connection ended.
+async fn echo(mut ws: WebSocket<MaybeTlsStream<tokio::net::TcpStream>>, outcomes: Outcomes) {
+    while let Ok(Some(event)) = ws.recv().await {
+        let sent = match event {
+            Event::Message(message) => ws.send(message).await,
+            Event::Closed(reason) => {
+                outcomes.record(reason);
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if sent.is_err() {
             break;
         }
     }

@@ -345,7 +345,7 @@ impl<T: Transport> Driver<T> {
         self.progress += 1;
         self.out.clear();
         self.read_eof = true;
-        self.conn.handle_eof(now::<T>());
+        self.conn.handle_write_error(now::<T>());
         if is_disconnect(&e) {
             Ok(())
         } else {

@@ -1,32 +1,37 @@
 //! The bad-input table: what a server answers to each kind of malformed input a peer
 //! can send, one case per row, on top of the rows [`suite`](crate::suite) already
 //! covers (unmasked frame, reserved opcode, RSV bits, invalid UTF-8 in one frame,
-//! oversized message, bad close codes, 403, 405, 426, missing key, stalled handshake).
+//! oversized message, bad close codes, 403, 405, 426 for a wrong, missing or repeated
+//! version, missing key, stalled handshake).
 //!
-//! | input | answer |
-//! |---|---|
-//! | control frame with more than 125 bytes | Close 1002 |
-//! | fragmented control frame (Ping without FIN) | Close 1002 |
-//! | continuation frame with no message to continue | Close 1002 |
-//! | new data frame inside a fragmented message | Close 1002 |
-//! | invalid UTF-8 split across frames, inside a code point, or cut at the message's end | Close 1007 |
-//! | valid UTF-8 split inside a code point across frames | echoed |
-//! | Close whose reason is not UTF-8 | Close 1007 |
-//! | 64-bit length with the top bit set | Close 1002 |
-//! | `Sec-WebSocket-Key` twice, or not 16 bytes of base64 | 400 |
-//! | no `Upgrade: websocket`, no `Connection: upgrade`, no or two `Host` | 400 |
-//! | HTTP/1.0 | 400 |
-//! | a request line of 1 MiB | 431, after reading at most the head limit |
-//! | 10 000 header fields | 431 |
-//! | frames sent in the same write as the request | handled as the first frames |
-//! | a request trickled a byte at a time (slowloris) | dropped at the handshake deadline, which the bytes do not push back |
+//! Every frame row also checks what the server's user sees: the handler records the
+//! reason of its `Event::Closed` ([`Outcomes`](crate::Outcomes)), which must be
+//! `CloseReason::Protocol` with the `ProtocolError` named below.
+//!
+//! | input | answer | the server's user sees |
+//! |---|---|---|
+//! | control frame with more than 125 bytes | Close 1002 | `ControlFrameTooLong(126)` |
+//! | fragmented control frame (Ping without FIN) | Close 1002 | `FragmentedControlFrame` |
+//! | continuation frame with no message to continue | Close 1002 | `UnexpectedContinuation` |
+//! | new data frame inside a fragmented message | Close 1002 | `ExpectedContinuation` |
+//! | invalid UTF-8 split across frames, inside a code point, or cut at the message's end | Close 1007 | `InvalidUtf8` |
+//! | valid UTF-8 split inside a code point across frames | echoed | the message |
+//! | Close whose reason is not UTF-8 | Close 1007 | `InvalidCloseReason` |
+//! | 64-bit length with the top bit set | Close 1002 | `LengthTopBitSet` |
+//! | `Sec-WebSocket-Key` twice, or not 16 bytes of base64 | 400 | (no connection) |
+//! | no `Upgrade: websocket`, no `Connection: upgrade`, no or two `Host` | 400 | |
+//! | HTTP/1.0 | 400 | |
+//! | a request line of 1 MiB | 431, after reading at most the head limit | |
+//! | 10 000 header fields | 431 | |
+//! | frames sent in the same write as the request | handled as the first frames | the messages |
+//! | a request trickled a byte at a time (slowloris) | dropped at the handshake deadline, which the bytes do not push back | |
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use ws_proto::frame::{Frame, OpCode};
-use ws_proto::{CloseCode, Message};
+use ws_proto::{Message, ProtocolError};
 
 use crate::client::{self, RawClient};
 use crate::suite::{SHORT_HANDSHAKE_TIMEOUT, Server, expect_failure};
@@ -37,7 +42,7 @@ pub fn control_frame_over_125_bytes_is_refused_with_1002(start: Start) {
     let server = Server::with_defaults(start);
     expect_failure(
         &server,
-        CloseCode::PROTOCOL_ERROR,
+        ProtocolError::ControlFrameTooLong(126),
         "a Ping of 126 bytes",
         |c| c.send_frame(&Frame::ping(vec![b'p'; 126])),
     );
@@ -48,7 +53,7 @@ pub fn fragmented_control_frame_is_refused_with_1002(start: Start) {
     let server = Server::with_defaults(start);
     expect_failure(
         &server,
-        CloseCode::PROTOCOL_ERROR,
+        ProtocolError::FragmentedControlFrame,
         "a Ping without FIN",
         |c| {
             let mut ping = Frame::ping(&b"half"[..]);
@@ -64,13 +69,13 @@ pub fn misplaced_fragments_are_refused_with_1002(start: Start) {
     let server = Server::with_defaults(start);
     expect_failure(
         &server,
-        CloseCode::PROTOCOL_ERROR,
+        ProtocolError::UnexpectedContinuation,
         "a continuation frame with no message to continue",
         |c| c.send_frame(&Frame::new(OpCode::Continuation, &b"orphan"[..])),
     );
     expect_failure(
         &server,
-        CloseCode::PROTOCOL_ERROR,
+        ProtocolError::ExpectedContinuation,
         "a text frame inside a fragmented message",
         |c| {
             let mut first = Frame::text("part one");
@@ -105,7 +110,7 @@ pub fn invalid_utf8_across_frames_is_refused_with_1007(start: Start) {
         ),
     ];
     for (what, fragments) in cases {
-        expect_failure(&server, CloseCode::INVALID_PAYLOAD, what, |c| {
+        expect_failure(&server, ProtocolError::InvalidUtf8, what, |c| {
             send_fragments(c, fragments);
         });
     }
@@ -130,7 +135,7 @@ pub fn close_reason_not_utf8_is_refused_with_1007(start: Start) {
     let server = Server::with_defaults(start);
     expect_failure(
         &server,
-        CloseCode::INVALID_PAYLOAD,
+        ProtocolError::InvalidCloseReason,
         "a Close whose reason is not UTF-8",
         |c| {
             let mut payload = 1000u16.to_be_bytes().to_vec();
@@ -146,7 +151,7 @@ pub fn length_with_the_top_bit_set_is_refused_with_1002(start: Start) {
     let server = Server::with_defaults(start);
     expect_failure(
         &server,
-        CloseCode::PROTOCOL_ERROR,
+        ProtocolError::LengthTopBitSet,
         "a 64-bit length with its top bit set",
         |c| {
             let mut header = vec![0x82, 0x80 | 127];

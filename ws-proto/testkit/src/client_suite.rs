@@ -13,7 +13,7 @@
 //! | a Ping without FIN | Close 1002 | `Closed(Protocol(FragmentedControlFrame))` |
 //! | a continuation with no message to continue | Close 1002 | `Closed(Protocol(UnexpectedContinuation))` |
 //! | a new data frame inside a fragmented message | Close 1002 | `Closed(Protocol(ExpectedContinuation))` |
-//! | text that is not UTF-8, in one frame or cut at the end of a fragmented message | Close 1007 | `Closed(Protocol(InvalidUtf8))` |
+//! | text that is not UTF-8: in one frame, a code point split across fragments and continued wrongly, a bad byte in a later fragment, a message cut inside a code point | Close 1007 | `Closed(Protocol(InvalidUtf8))` |
 //! | a Close with a code that may not be sent (0, 999, 1004-1006, 1015, 1016, 2999, 5000) | Close 1002 | `Closed(Protocol(InvalidCloseCode))` |
 //! | a Close with a 1-byte payload | Close 1002 | `Closed(Protocol(CloseTooShort))` |
 //! | a Close whose reason is not UTF-8 | Close 1007 | `Closed(Protocol(InvalidCloseReason))` |
@@ -27,6 +27,8 @@
 //! | a response head of more than 16 KiB, never ended | nothing | `Err(Response(TooLarge))`, without waiting for the end |
 //! | no answer at all | nothing | `Err(HandshakeTimeout)` at the connect timeout |
 //! | a 101, then silence: no Pong, no frame (with a keepalive configured) | a Ping, then the end of the connection at the deadline | `Closed(KeepAliveTimeout)` |
+//! | no answer to the client's Close, and the connection left open | its Close, then the end of the connection at the close timeout | `Closed(CloseTimeout)` |
+//! | nothing read, ever, while the client's user sends | what fits in the socket buffers: `send` waits (or blocks) once the output is full, and every message it accepted arrives once the server reads | `send` waits, nothing is dropped |
 //! | frames in the same write as the 101 | (the Close answering ours) | the first messages |
 //!
 //! `Closed(..)` is the last event, `Event::Closed(CloseReason::Protocol(..))`, and
@@ -41,9 +43,11 @@
 //!
 //! An adapter provides a [`Connect`] function. Given a [`ClientSetup`], it must connect
 //! to `setup.url` with the adapter's `connect` and default options, except
-//! `timeout = setup.timeout` and `config.keepalive = setup.keepalive`; send nothing of its own; receive events until the stream
-//! ends (`Ok(None)`), keeping the messages and the reason of `Event::Closed`; and return
-//! the first error, of `connect` or of a receive, as it is. It is called on a thread of
+//! `timeout = setup.timeout`, `config.keepalive = setup.keepalive` and
+//! `config.close_timeout = setup.close_timeout`; do what `setup.action` says (most
+//! often nothing: see [`ClientAction`]); receive events until the stream ends
+//! (`Ok(None)`), keeping the messages and the reason of `Event::Closed`; and return the
+//! first error, of `connect`, of the action's close, or of a receive, as it is. It is called on a thread of
 //! its own, so it may block (a runtime of its own included).
 //!
 //! ```no_run
@@ -51,7 +55,8 @@
 //!
 //! fn connect(setup: ClientSetup) -> Result<Received, ws_proto::Error> {
 //!     let mut received = Received::default();
-//!     // let mut ws = my_adapter::connect(&setup.url, options_with(setup.timeout))?;
+//!     // let mut ws = my_adapter::connect(&setup.url, options_from(&setup))?;
+//!     // match &setup.action { /* nothing, send_close, or the numbered stream */ }
 //!     // while let Some(event) = ws.recv()? {
 //!     //     match event {
 //!     //         Event::Message(message) => received.messages.push(message),
@@ -70,6 +75,8 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -85,9 +92,10 @@ use ws_proto::{
 };
 
 use crate::client::{WAIT, close_code, describe};
+use crate::{NUMBERED_MESSAGE_SIZE, numbered_message};
 
 /// What a case asks of the client it connects.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ClientSetup {
     /// `ws://127.0.0.1:PORT/`: the case's raw server, listening already.
     pub url: String,
@@ -98,6 +106,27 @@ pub struct ClientSetup {
     /// The client's keepalive (`Config::keepalive`): `None`, the default, except in
     /// the keepalive case.
     pub keepalive: Option<KeepAlive>,
+    /// How long the client waits for the server to end the connection after the
+    /// closing handshake started (`Config::close_timeout`): ws-proto's default, 5 s,
+    /// except in the close-timeout case.
+    pub close_timeout: Duration,
+    /// What the client does once connected, before it receives until the end.
+    pub action: ClientAction,
+}
+
+/// What the client under test does between `connect` and receiving until the end.
+#[derive(Debug, Clone, Default)]
+pub enum ClientAction {
+    /// Nothing of its own: it only receives. Most cases.
+    #[default]
+    Receive,
+    /// Starts the closing handshake at once with the adapter's `send_close(1000,
+    /// "done")`, which returns without waiting for the answer.
+    Close,
+    /// Sends [`numbered_message`](crate::numbered_message)s 0, 1, 2... with `send`
+    /// until a send fails, storing after each send that returns `Ok` how many have in
+    /// the counter (n + 1 after message n); a send's error only ends the sending.
+    Stream(Arc<AtomicUsize>),
 }
 
 /// What the client's user received once the connection was open, up to the end of the
@@ -177,6 +206,8 @@ impl RawServer {
             url: format!("ws://{addr}/"),
             timeout,
             keepalive: None,
+            close_timeout: Config::default().close_timeout,
+            action: ClientAction::Receive,
         }
     }
 
@@ -545,8 +576,10 @@ pub fn misplaced_fragments_are_refused_with_1002(connect: Connect) {
     );
 }
 
-/// Text that is not UTF-8 (RFC 6455 §8.1): a stray byte in one frame, and a
-/// fragmented message whose last fragment ends inside a code point. Close 1007.
+/// Text that is not UTF-8 (RFC 6455 §8.1): a stray byte in one frame, and, in a
+/// fragmented message, a code point split across fragments and continued with a
+/// byte that does not continue it, a stray byte in a later fragment, and a last
+/// fragment that ends inside a code point. Close 1007.
 pub fn invalid_utf8_is_refused_with_1007(connect: Connect) {
     expect_failure(
         connect,
@@ -555,15 +588,36 @@ pub fn invalid_utf8_is_refused_with_1007(connect: Connect) {
         CloseCode::INVALID_PAYLOAD,
         &[ProtocolError::InvalidUtf8],
     );
-    let mut bytes = wire(&Frame::new(OpCode::Text, &b"ok"[..]).with_fin(false));
-    bytes.extend(wire(&Frame::new(OpCode::Continuation, &b"caf\xc3"[..])));
-    expect_failure(
-        connect,
-        "a fragmented text message that ends inside a code point",
-        &bytes,
-        CloseCode::INVALID_PAYLOAD,
-        &[ProtocolError::InvalidUtf8],
-    );
+    let fragmented: [(&str, &[&[u8]]); 3] = [
+        (
+            "a code point split across fragments, continued with a non-continuation byte",
+            &[b"ab\xf0\x9f", b"(cd"],
+        ),
+        ("a stray 0xff in the second fragment", &[b"fine", b"x\xffy"]),
+        (
+            "a last fragment that ends inside a code point",
+            &[b"ok", b"caf\xc3"],
+        ),
+    ];
+    for (what, fragments) in fragmented {
+        let mut bytes = Vec::new();
+        for (i, piece) in fragments.iter().enumerate() {
+            let opcode = if i == 0 {
+                OpCode::Text
+            } else {
+                OpCode::Continuation
+            };
+            let fin = i + 1 == fragments.len();
+            bytes.extend(wire(&Frame::new(opcode, piece.to_vec()).with_fin(fin)));
+        }
+        expect_failure(
+            connect,
+            &format!("a fragmented text message with {what}"),
+            &bytes,
+            CloseCode::INVALID_PAYLOAD,
+            &[ProtocolError::InvalidUtf8],
+        );
+    }
 }
 
 /// A Close with a code that may not be sent (RFC 6455 §7.4: below 1000, 1004-1006,
@@ -864,6 +918,94 @@ pub fn silent_peer_is_dropped_by_the_keepalive(connect: Connect) {
     );
 }
 
+/// A server that never answers the client's Close, and never ends the connection, is
+/// dropped once the client's close timeout has passed: not at once, since the client
+/// waits for the server's answer, and not much later, since a silent peer must not hold
+/// a connection for ever. The client's user sees `Closed(CloseTimeout)`.
+pub fn server_that_never_answers_the_close_is_dropped_after_the_close_timeout(connect: Connect) {
+    let what = "a server that never answers the client's Close";
+    let close_timeout = Duration::from_millis(500);
+    let server = RawServer::bind();
+    let setup = ClientSetup {
+        close_timeout,
+        action: ClientAction::Close,
+        ..server.setup(WAIT)
+    };
+    let (client, mut peer) = server.connect_with(connect, setup, what);
+    peer.accept();
+    peer.expect_close(CloseCode::NORMAL);
+    let closed = Instant::now();
+    peer.expect_end("its Close, which the server did not answer");
+    let elapsed = closed.elapsed();
+    assert!(
+        elapsed >= close_timeout / 2 && elapsed < close_timeout + Duration::from_secs(3),
+        "{what}: the client dropped the connection {elapsed:?} after its Close, not at its \
+         close timeout ({close_timeout:?})"
+    );
+    let received = match client.finish(what).0 {
+        Ok(received) => received,
+        Err(e) => {
+            panic!("{what}: the client's user got the error {e:?}, not the end of the stream")
+        }
+    };
+    assert_eq!(
+        received.closed,
+        Some(CloseReason::CloseTimeout),
+        "{what}: the connection did not end with the close timeout"
+    );
+}
+
+/// A server that never reads cannot make the client buffer what its user sends: the
+/// client's `send` must wait (async) or block once its output is full, so the count of
+/// messages it accepted stops growing after the socket buffers fill (a few MiB on
+/// loopback), far short of unbounded. When the server then reads, every message the
+/// client accepted arrives, in order: the client waited, it did not drop anything.
+pub fn server_that_never_reads_cannot_grow_the_clients_memory(connect: Connect) {
+    let what = "a server that never reads";
+    // Socket buffers both ways at their largest Linux defaults, plus the client's own
+    // buffers, with room to spare; unbounded buffering passes it at once.
+    const BOUND: usize = 64 << 20;
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let server = RawServer::bind();
+    let setup = ClientSetup {
+        action: ClientAction::Stream(accepted.clone()),
+        ..server.setup(WAIT)
+    };
+    let (client, mut peer) = server.connect_with(connect, setup, what);
+    peer.accept();
+    // The count must stall: wait until it has not moved for half a second.
+    let deadline = Instant::now() + WAIT;
+    let mut last = accepted.load(Ordering::SeqCst);
+    let stalled_at = loop {
+        thread::sleep(Duration::from_millis(500));
+        let now = accepted.load(Ordering::SeqCst);
+        if now == last && now > 0 {
+            break now;
+        }
+        if now * NUMBERED_MESSAGE_SIZE >= BOUND || Instant::now() > deadline {
+            panic!(
+                "{what}: the client's user had {now} messages of {NUMBERED_MESSAGE_SIZE} bytes \
+                 accepted by `send` without the server reading any: the client buffers \
+                 without bound"
+            );
+        }
+        last = now;
+    };
+    for n in 0..stalled_at {
+        let frame = peer.read_frame(&format!("message {n} of the {stalled_at} accepted"));
+        let got = Message::Binary(frame.payload.clone());
+        if !frame.fin || got != numbered_message(n) {
+            peer.fail(format_args!(
+                "message {n} of the {stalled_at} the client accepted came as {}",
+                describe(&frame)
+            ));
+        }
+    }
+    // Dropping the connection ends the client's stream of sends with an error.
+    drop(peer);
+    let _ = client.finish(what);
+}
+
 /// Frames written in the same write as the 101 are the connection's first messages,
 /// not lost with the rest of the handshake's read. The closing handshake after them
 /// is the normal one: the client answers the server's Close and lets the server close
@@ -936,6 +1078,8 @@ macro_rules! client_suite {
             oversized_response_head_fails_before_its_end,
             silent_server_fails_at_the_connect_timeout,
             silent_peer_is_dropped_by_the_keepalive,
+            server_that_never_answers_the_close_is_dropped_after_the_close_timeout,
+            server_that_never_reads_cannot_grow_the_clients_memory,
             frames_in_the_same_write_as_the_101_are_delivered,
         );
     };

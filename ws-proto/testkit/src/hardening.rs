@@ -4,6 +4,7 @@
 //! |---|---|
 //! | writes 256 MiB of messages and never reads the echoes | stop reading once its output is full (the peer's writes stall after a few MiB of socket buffers), then carry on when the peer reads |
 //! | never answers the server's Close | drop the connection once the close timeout has passed, not before |
+//! | opens a connection, then answers no Ping (with a keepalive configured) | a Ping, then drop the connection at the keepalive's deadline; the handler sees `Closed(KeepAliveTimeout)` |
 //! | sends 10 000 messages then Close, without waiting | echo all 10 000, in order, before its own Close |
 //! | is being streamed to when the server stops | receive every message whose `send` returned `Ok`, then the Close 1001 |
 //!
@@ -18,7 +19,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ws_proto::frame::{Frame, OpCode};
-use ws_proto::{CloseCode, Message};
+use ws_proto::{CloseCode, CloseReason, KeepAlive, Message};
 
 use crate::client::{self, RawClient, WAIT};
 use crate::suite::{Server, binary_of_size, text_of_size};
@@ -135,6 +136,52 @@ pub fn a_client_that_never_answers_the_close_is_dropped_after_the_close_timeout(
         elapsed >= close_timeout / 2,
         "the server dropped the connection {elapsed:?} after its Close, without waiting \
          the close timeout of {close_timeout:?} for the answer"
+    );
+}
+
+/// A client that opens a connection and then goes silent, answering no Ping, is
+/// dropped by a server with a keepalive at the keepalive's deadline (the interval,
+/// then the timeout after its Ping), and the server's handler sees the connection end
+/// with `Closed(KeepAliveTimeout)`.
+pub fn a_silent_client_is_dropped_by_the_keepalive(start: Start) {
+    let keepalive = KeepAlive {
+        interval: Duration::from_millis(200),
+        timeout: Duration::from_millis(300),
+    };
+    let server = Server::start(
+        start,
+        ServerSetup {
+            keepalive: Some(keepalive),
+            ..ServerSetup::default()
+        },
+    );
+    let mut client = RawClient::open(server.addr);
+    let opened = Instant::now();
+    client.set_context("a client that answers no Ping");
+    let ping = client.read_frame();
+    assert_eq!(
+        ping.opcode,
+        OpCode::Ping,
+        "expected the keepalive's Ping, got {}",
+        client::describe(&ping)
+    );
+    // Whether a Close comes before the end is the server's choice: the peer has shown
+    // it is not listening.
+    client.read_until_closed(WAIT);
+    let ended = opened.elapsed();
+    let due = keepalive.interval + keepalive.timeout;
+    assert!(
+        ended >= due * 9 / 10 && ended < due + Duration::from_secs(3),
+        "the server dropped a silent client after {ended:?}, not at its keepalive \
+         deadline ({due:?})"
+    );
+    let seen = server
+        .outcomes
+        .wait_for(0, WAIT, |r| *r == CloseReason::KeepAliveTimeout);
+    assert!(
+        seen.is_some(),
+        "the server's handler did not see Closed(KeepAliveTimeout), but {:?}",
+        server.outcomes.wait_for(0, Duration::ZERO, |_| true)
     );
 }
 

@@ -32,10 +32,12 @@
 //! - bind a listener on `127.0.0.1:0` *before returning*, so that the returned address
 //!   accepts connections at once;
 //! - run the adapter's `establish_standard_server` on it, with default options except
-//!   the setup's handshake timeout and close timeout, on a thread (or runtime) of its
-//!   own;
+//!   the setup's handshake timeout, close timeout and keepalive, on a thread (or
+//!   runtime) of its own;
 //! - run the setup's [`Handler`] on every connection: most often an echo of every
 //!   message with `send`, Text as Text, Binary as Binary;
+//! - record in the setup's [`Outcomes`] the reason of every `Event::Closed` the
+//!   handler receives;
 //! - return a [`RunningServer`] whose `stop` triggers the server's stop signal and
 //!   returns at once, without waiting for the server to finish (the stop case answers
 //!   the server's Close 1001 only after `stop` returns).
@@ -73,9 +75,11 @@ pub mod hardening;
 pub mod suite;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use ws_proto::{CloseReason, KeepAlive};
 
 /// What a case asks of the server it starts. Everything else is the adapter's default.
 #[derive(Debug, Clone)]
@@ -87,8 +91,15 @@ pub struct ServerSetup {
     /// `Config::close_timeout`). The close-timeout case sets a short one; the others
     /// keep the 5 s default.
     pub close_timeout: Duration,
+    /// The server's keepalive (ws-proto's `Config::keepalive`): `None`, the default,
+    /// except in the keepalive case.
+    pub keepalive: Option<KeepAlive>,
     /// What the server does with each connection.
     pub handler: Handler,
+    /// Where the handler records how each connection ended, as its user saw it: the
+    /// reason of the `Event::Closed` it received. The bad-input cases check there
+    /// that the user learns what the peer did wrong, not only that the peer was told.
+    pub outcomes: Outcomes,
 }
 
 impl Default for ServerSetup {
@@ -96,7 +107,9 @@ impl Default for ServerSetup {
         Self {
             handshake_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
+            keepalive: None,
             handler: Handler::Echo,
+            outcomes: Outcomes::default(),
         }
     }
 }
@@ -113,6 +126,57 @@ pub enum Handler {
     /// counter. The stop-under-load case compares that count, what the server
     /// *accepted*, with what the client received.
     Stream(Arc<AtomicUsize>),
+}
+
+/// The reasons a server's connections ended with, in the order they ended: what each
+/// connection's `Event::Closed` said to the handler. Cloning shares the record.
+#[derive(Debug, Clone, Default)]
+pub struct Outcomes(Arc<(Mutex<Vec<CloseReason>>, Condvar)>);
+
+impl Outcomes {
+    /// Records that a connection ended for `reason`: the handler calls it when it
+    /// receives `Event::Closed(reason)`.
+    pub fn record(&self, reason: CloseReason) {
+        let (list, changed) = &*self.0;
+        list.lock().unwrap_or_else(|e| e.into_inner()).push(reason);
+        changed.notify_all();
+    }
+
+    /// How many connections have ended so far.
+    pub fn len(&self) -> usize {
+        self.0.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no connection has ended yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first reason recorded after the first `skip` that `wanted` accepts, waiting
+    /// up to `wait` for it; `None` if none came in time.
+    pub fn wait_for(
+        &self,
+        skip: usize,
+        wait: Duration,
+        wanted: impl Fn(&CloseReason) -> bool,
+    ) -> Option<CloseReason> {
+        let deadline = Instant::now() + wait;
+        let (list, changed) = &*self.0;
+        let mut list = list.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(found) = list.iter().skip(skip).find(|r| wanted(r)) {
+                return Some(found.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            list = changed
+                .wait_timeout(list, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
 }
 
 /// The size of a [`numbered_message`]: small enough that thousands are in flight at
@@ -196,6 +260,7 @@ macro_rules! server_suite {
             bad_input::trickled_request_is_dropped_at_the_handshake_deadline,
             hardening::a_client_that_never_reads_cannot_grow_the_servers_memory,
             hardening::a_client_that_never_answers_the_close_is_dropped_after_the_close_timeout,
+            hardening::a_silent_client_is_dropped_by_the_keepalive,
             hardening::ten_thousand_messages_then_close_are_all_echoed_first,
             hardening::stop_under_load_delivers_every_accepted_message,
         );

@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use ws_proto::frame::{Frame, Header, OpCode};
-use ws_proto::{CloseCode, Message};
+use ws_proto::{CloseCode, CloseReason, Message, ProtocolError};
 
-use crate::client::{self, Handshake, RawClient};
-use crate::{RunningServer, ServerSetup, Start};
+use crate::client::{self, Handshake, RawClient, WAIT};
+use crate::{Outcomes, RunningServer, ServerSetup, Start};
 
 /// The largest message the servers accept: ws-proto's default `max_message_size`,
 /// which the servers under test keep.
@@ -50,15 +50,40 @@ pub(crate) const SHORT_HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(300);
 /// a server running for the rest of the test binary.
 pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
+    /// How the server's connections ended, as its handler saw it.
+    pub(crate) outcomes: Outcomes,
     stop: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl Server {
     pub(crate) fn start(start: Start, setup: ServerSetup) -> Self {
+        let outcomes = setup.outcomes.clone();
         let RunningServer { addr, stop } = start(setup);
         Self {
             addr,
+            outcomes,
             stop: Some(stop),
+        }
+    }
+
+    /// Waits for a connection that ended after the first `skip` to have ended for a
+    /// protocol violation, and checks it was `expected`: what the server's user sees
+    /// when the peer breaks the protocol.
+    #[track_caller]
+    pub(crate) fn expect_violation_seen(&self, skip: usize, expected: ProtocolError, what: &str) {
+        let seen = self
+            .outcomes
+            .wait_for(skip, WAIT, |r| matches!(r, CloseReason::Protocol(_)));
+        match seen {
+            Some(CloseReason::Protocol(error)) => assert_eq!(
+                error, expected,
+                "after {what}, the server's handler saw the wrong violation"
+            ),
+            _ => panic!(
+                "after {what}, the server's handler never saw Closed(Protocol({expected:?})); \
+                 it saw {:?}",
+                self.outcomes.wait_for(skip, Duration::ZERO, |_| true)
+            ),
         }
     }
 
@@ -210,19 +235,23 @@ pub fn close_is_answered_with_1000(start: Start) {
 }
 
 /// Opens a connection, lets `violate` break the protocol, and checks that the server
-/// fails the connection with a Close `code` and then closes it.
+/// fails the connection with the Close code of `expected` and then closes it, and that
+/// the server's handler saw the connection end with `Closed(Protocol(expected))`.
 #[track_caller]
 pub(crate) fn expect_failure(
     server: &Server,
-    code: CloseCode,
+    expected: ProtocolError,
     what: &str,
     violate: impl FnOnce(&mut RawClient),
 ) {
+    let code = expected.close_code();
+    let before = server.outcomes.len();
     let mut client = RawClient::open(server.addr);
     client.set_context(what);
     violate(&mut client);
     client.expect_close(code);
     client.reply_close_and_expect_end(code);
+    server.expect_violation_seen(before, expected, what);
 }
 
 /// An unmasked frame from a client is a protocol error (RFC 6455 §5.1): Close 1002.
@@ -230,7 +259,7 @@ pub fn unmasked_frame_is_refused_with_1002(start: Start) {
     let server = Server::with_defaults(start);
     expect_failure(
         &server,
-        CloseCode::PROTOCOL_ERROR,
+        ProtocolError::UnmaskedFrame,
         "an unmasked text frame",
         |c| {
             c.send_frame_with_mask(&Frame::text("not masked"), None);
@@ -244,7 +273,8 @@ pub fn reserved_opcode_is_refused_with_1002(start: Start) {
     let server = Server::with_defaults(start);
     for nibble in [0x3, 0x7, 0xB, 0xF] {
         let what = format!("a frame with the reserved opcode {nibble:#x}");
-        expect_failure(&server, CloseCode::PROTOCOL_ERROR, &what, |c| {
+        let expected = ProtocolError::ReservedOpcode(nibble);
+        expect_failure(&server, expected, &what, |c| {
             c.send_frame(&Frame::new(OpCode::from_nibble(nibble), &b"?"[..]));
         });
     }
@@ -258,7 +288,9 @@ pub fn rsv_bits_are_refused_with_1002(start: Start) {
         let mut rsv = [false; 3];
         rsv[bit] = true;
         let what = format!("a text frame with RSV{}", bit + 1);
-        expect_failure(&server, CloseCode::PROTOCOL_ERROR, &what, |c| {
+        // As in the first header byte: RSV1 is 0x40, RSV3 0x10.
+        let expected = ProtocolError::ReservedBits(0x40 >> bit);
+        expect_failure(&server, expected, &what, |c| {
             c.send_frame(&Frame::text("compressed?").with_rsv(rsv));
         });
     }
@@ -276,7 +308,7 @@ pub fn invalid_utf8_is_refused_with_1007(start: Start) {
     ];
     for (what, payload) in cases {
         let what = format!("a text message with {what}");
-        expect_failure(&server, CloseCode::INVALID_PAYLOAD, &what, |c| {
+        expect_failure(&server, ProtocolError::InvalidUtf8, &what, |c| {
             c.send_frame(&Frame::new(OpCode::Text, payload.to_vec()));
         });
     }
@@ -289,7 +321,11 @@ pub fn oversized_message_is_refused_with_1009_from_its_header(start: Start) {
     let server = Server::with_defaults(start);
     for len in [MAX_MESSAGE_SIZE as u64 + 1, 1 << 40] {
         let what = format!("a frame header announcing {len} bytes");
-        expect_failure(&server, CloseCode::MESSAGE_TOO_BIG, &what, |c| {
+        let expected = ProtocolError::FrameTooLarge {
+            len,
+            max: MAX_MESSAGE_SIZE,
+        };
+        expect_failure(&server, expected, &what, |c| {
             c.send_header(&Header {
                 fin: true,
                 rsv: 0,
@@ -307,13 +343,14 @@ pub fn invalid_close_code_is_refused_with_1002(start: Start) {
     let server = Server::with_defaults(start);
     for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
         let what = format!("a Close with the code {code}");
-        expect_failure(&server, CloseCode::PROTOCOL_ERROR, &what, |c| {
+        let expected = ProtocolError::InvalidCloseCode(code);
+        expect_failure(&server, expected, &what, |c| {
             c.send_frame(&Frame::close(CloseCode(code), ""));
         });
     }
     expect_failure(
         &server,
-        CloseCode::PROTOCOL_ERROR,
+        ProtocolError::CloseTooShort,
         "a Close with a 1-byte body",
         |c| {
             c.send_frame(&Frame::new(OpCode::Close, vec![0x03]));
@@ -338,31 +375,49 @@ pub fn foreign_origin_is_refused_with_403(start: Start) {
     RawClient::open_with(server.addr, &own).close_handshake();
 }
 
-/// `Sec-WebSocket-Version: 12` is refused with 426 Upgrade Required, naming the version
-/// the server speaks: `Sec-WebSocket-Version: 13` (RFC 6455 §4.4).
+/// `Sec-WebSocket-Version: 12`, no `Sec-WebSocket-Version` at all, or the field twice
+/// (13 and 8) is refused with 426 Upgrade Required, naming the version the server
+/// speaks (RFC 6455 §4.2.2).
 pub fn wrong_version_is_refused_with_426_naming_13(start: Start) {
     let server = Server::with_defaults(start);
     let host = server.addr.to_string();
-    let response = client::request(
-        server.addr,
-        &client::upgrade_request_text("GET", &host, "12", true),
-    );
-    assert_eq!(
-        response.status,
-        StatusCode::UPGRADE_REQUIRED,
-        "version 12 was not refused with 426:\n{}",
-        response.head
-    );
-    let versions: Vec<_> = response
-        .headers
-        .get_all("sec-websocket-version")
-        .iter()
-        .collect();
-    assert!(
-        versions.len() == 1 && versions[0].as_bytes().trim_ascii() == b"13",
-        "the 426 does not name version 13:\n{}",
-        response.head
-    );
+    let good = client::upgrade_request_text("GET", &host, "13", true);
+    let requests = [
+        (
+            "version 12",
+            client::upgrade_request_text("GET", &host, "12", true),
+        ),
+        (
+            "no version field",
+            good.replace("Sec-WebSocket-Version: 13\r\n", ""),
+        ),
+        (
+            "two version fields",
+            good.replace(
+                "Sec-WebSocket-Version: 13\r\n",
+                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Version: 8\r\n",
+            ),
+        ),
+    ];
+    for (what, request) in requests {
+        let response = client::request(server.addr, &request);
+        assert_eq!(
+            response.status,
+            StatusCode::UPGRADE_REQUIRED,
+            "a request with {what} was not refused with 426:\n{}",
+            response.head
+        );
+        let versions: Vec<_> = response
+            .headers
+            .get_all("sec-websocket-version")
+            .iter()
+            .collect();
+        assert!(
+            versions.len() == 1 && versions[0].as_bytes().trim_ascii() == b"13",
+            "the 426 for a request with {what} does not name version 13:\n{}",
+            response.head
+        );
+    }
 }
 
 /// An opening request that is a POST is refused with 405 Method Not Allowed (RFC 6455
