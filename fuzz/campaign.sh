@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# A fuzzing campaign: every target (or the ones named) in turn, for SECONDS each
-# (default 420), on one core, starting from and adding to corpus/<target>/. Each run's
-# libFuzzer log goes to campaign/<target>.log; the last coverage line of each is
-# printed at the end. Then `./campaign.sh --minimise` keeps, per target, the smallest
-# set of inputs that reaches the same coverage (cargo fuzz cmin), which is what the
-# repository tracks.
+# A fuzzing campaign: every target (or the ones named) in turn, for SECONDS_EACH
+# seconds each (default 420), on one core, starting from and adding to
+# corpus/<target>/. Each run's libFuzzer log goes to campaign/<target>.log;
+# plateau.py prints, for each, the coverage at each quarter of the run and when the
+# final coverage was first reached. Then `./campaign.sh --minimise` keeps, per target,
+# the smallest set of inputs that reaches the same coverage (cargo fuzz cmin), which
+# is what the repository tracks.
 #
 #   RUSTC_BOOTSTRAP=1 ./campaign.sh                 # all targets, 7 minutes each
 #   SECONDS_EACH=60 ./campaign.sh inflate           # one target, one minute
@@ -35,5 +36,5 @@ for target in ${*:-$all}; do
         >"campaign/$target.log" 2>&1 || { echo "$target: FAILED, see campaign/$target.log"; }
 done
 for target in ${*:-$all}; do
-    echo "$target: $(grep -E '^#[0-9]+' "campaign/$target.log" | tail -1)"
+    python3 plateau.py "campaign/$target.log"
 done

@@ -677,7 +677,7 @@ pub fn connection(role: Role, data: &[u8]) {
 /// | 9 | advance the clock | milliseconds (2 bytes) |
 /// | 10 | `handle_timeout` now | |
 /// | 11 | advance to `poll_timeout`, then `handle_timeout` | |
-/// | 12 | `handle_eof` | |
+/// | 12 | `handle_eof`; with bit 4 of the code set, `handle_write_error` | |
 /// | 13 | `set_policy` | bit 0: raw |
 /// | 14, 15 | feed a long run of bytes | length `n * 64`, then those bytes |
 fn op(
@@ -793,6 +793,19 @@ fn op(
                     assert!(next > now, "poll_timeout is not later after handle_timeout");
                 }
             }
+        }
+        12 if code & 0x10 != 0 => {
+            d.conn.handle_write_error(now);
+            // Nothing can be written any more: nothing is kept, and nothing more taken.
+            assert_eq!(
+                d.conn.buffered_amount(),
+                0,
+                "output kept after a write error"
+            );
+            assert!(
+                d.conn.send("after").is_err(),
+                "a send accepted after a write error"
+            );
         }
         12 => d.conn.handle_eof(now),
         13 => d.conn.set_policy(if r.u8() & 1 != 0 {
