@@ -51,6 +51,8 @@ pub(crate) struct Machine {
     release_at: Option<Instant>,
     /// The server's stop flag: once set, the connection closes with 1001.
     pub(crate) stop: Option<Arc<AtomicBool>>,
+    /// The stop flag was seen and started the closing handshake.
+    pub(crate) stopped: bool,
     pub(crate) read_size: usize,
 }
 
@@ -89,6 +91,7 @@ impl Machine {
             last_io: Instant::now(),
             release_at: None,
             stop: None,
+            stopped: false,
             read_size: DEFAULT_READ_SIZE,
         }
     }
@@ -165,6 +168,7 @@ impl Machine {
             return false;
         }
         self.stop = None;
+        self.stopped = true;
         // Refused only when the connection is already closing.
         let _ = self.conn.close(CloseCode::GOING_AWAY, "server stopping");
         true

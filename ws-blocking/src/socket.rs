@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ws_proto::{CloseCode, Connection, Event, Frame, Message, Policy, State};
+use ws_proto::{CloseCode, Connection, Event, Frame, Message, Policy, State, UsageError};
 
 use crate::Error;
 use crate::driver::{Driver, WRITE_HIGH_WATER};
@@ -154,7 +154,7 @@ impl<S: Transport> WebSocket<S> {
 
     /// Queues a message and writes it.
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        self.driver.machine.conn.send(message)?;
+        self.command(|conn| conn.send(message))?;
         self.flush()
     }
 
@@ -167,7 +167,7 @@ impl<S: Transport> WebSocket<S> {
         if self.driver.unwritten() > WRITE_HIGH_WATER {
             self.flush()?;
         }
-        Ok(self.driver.machine.conn.send(message)?)
+        self.command(|conn| conn.send(message))
     }
 
     /// Queues several messages and writes them together, in as few writes as the
@@ -177,21 +177,40 @@ impl<S: Transport> WebSocket<S> {
         messages: impl IntoIterator<Item = M>,
     ) -> Result<(), Error> {
         for message in messages {
-            self.driver.machine.conn.send(message)?;
+            self.command(|conn| conn.send(message))?;
         }
         self.flush()
     }
 
     /// Queues one frame as it is and writes it (the OCaml `write`).
     pub fn send_frame(&mut self, frame: Frame) -> Result<(), Error> {
-        self.driver.machine.conn.send_frame(frame)?;
+        self.command(|conn| conn.send_frame(frame))?;
         self.flush()
     }
 
     /// Sends a Ping.
     pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
-        self.driver.machine.conn.ping(payload)?;
+        self.command(|conn| conn.ping(payload))?;
         self.flush()
+    }
+
+    /// Runs a send command on the connection. When the server's stop has started the
+    /// closing handshake, a refused command first finishes that handshake (reading
+    /// until the peer's answer, or the close timeout), then fails: the handler is about
+    /// to give the connection up on this error, as a send loop does, and dropping it
+    /// with the handshake half done would reset the transport under the messages
+    /// already written, losing what the sends before had accepted.
+    fn command(
+        &mut self,
+        command: impl FnOnce(&mut Connection) -> Result<(), UsageError>,
+    ) -> Result<(), Error> {
+        let Err(refused) = command(&mut self.driver.machine.conn) else {
+            return Ok(());
+        };
+        if self.driver.machine.stopped {
+            while let Ok(Some(_)) = self.recv() {}
+        }
+        Err(refused.into())
     }
 
     /// The full closing handshake: sends a Close after everything queued, waits for the

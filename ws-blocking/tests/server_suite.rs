@@ -38,11 +38,12 @@ fn start(setup: ServerSetup) -> RunningServer {
     }
 }
 
-/// Answers every message with the same message, and records how the connection ended.
+/// Answers every message with the same message, counting the echoes sent, and records
+/// how the connection ended.
 fn echo(mut ws: WebSocket<MaybeTlsStream>, outcomes: &Outcomes) {
     while let Ok(Some(event)) = ws.recv() {
         let sent = match event {
-            Event::Message(message) => ws.send(message),
+            Event::Message(message) => ws.send(message).inspect(|()| outcomes.count_sent()),
             Event::Closed(reason) => {
                 outcomes.record(reason);
                 Ok(())

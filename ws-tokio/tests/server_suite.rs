@@ -54,11 +54,12 @@ fn start(setup: ServerSetup) -> RunningServer {
     }
 }
 
-/// Answers every message with the same message, and records how the connection ended.
+/// Answers every message with the same message, counting the echoes sent, and records
+/// how the connection ended.
 async fn echo(mut ws: WebSocket<MaybeTlsStream<tokio::net::TcpStream>>, outcomes: Outcomes) {
     while let Ok(Some(event)) = ws.recv().await {
         let sent = match event {
-            Event::Message(message) => ws.send(message).await,
+            Event::Message(message) => ws.send(message).await.inspect(|()| outcomes.count_sent()),
             Event::Closed(reason) => {
                 outcomes.record(reason);
                 Ok(())

@@ -69,6 +69,8 @@ pub(crate) struct Driver<T: Transport> {
     last_io: Instant,
     release_at: Option<Instant>,
     pub(crate) stop: Option<StopSignal>,
+    /// The stop signal fired and started the closing handshake.
+    pub(crate) stopped: bool,
     /// Bumped whenever bytes move or input is fed: a split half that sees it change
     /// wakes the other half, which may have been waiting on the same readiness.
     pub(crate) progress: u64,
@@ -99,6 +101,7 @@ impl<T: Transport> Driver<T> {
             last_io: now::<T>(),
             release_at: None,
             stop: None,
+            stopped: false,
             progress: 0,
         }
     }
@@ -290,6 +293,7 @@ impl<T: Transport> Driver<T> {
             return false;
         }
         self.stop = None;
+        self.stopped = true;
         self.progress += 1;
         // Refused only when the connection is already closing.
         let _ = self.conn.close(CloseCode::GOING_AWAY, "server stopping");

@@ -12,7 +12,7 @@ use futures_sink::Sink;
 use super::driver::{Driver, WRITE_HIGH_WATER};
 use super::split::{WsReader, WsWriter, split};
 use super::transport::{Runtime, Transport};
-use crate::{CloseCode, Connection, Error, Event, Frame, Message, Policy, State};
+use crate::{CloseCode, Connection, Error, Event, Frame, Message, Policy, State, UsageError};
 
 /// What the opening handshake left behind, for [`WebSocket::from_parts`].
 #[derive(Debug, Default, Clone)]
@@ -74,7 +74,9 @@ impl<T: Transport> WebSocket<T> {
     /// Stops the connection when `stop` completes: the next read or write (`recv`,
     /// `send`, `flush`, the `Stream` or `Sink`, either half) starts the closing
     /// handshake with 1001 (Going Away), after what is already queued; later sends
-    /// fail. The servers' accept loops set it, to stop their connections.
+    /// fail, and the first of them on the whole socket finishes the closing handshake
+    /// before it returns, so that a handler that ends on the error leaves nothing
+    /// unsent. The servers' accept loops set it, to stop their connections.
     pub fn set_stop_signal(&mut self, stop: impl Future<Output = ()> + Send + Sync + 'static) {
         self.driver.stop = Some(Box::pin(stop));
     }
@@ -141,7 +143,7 @@ impl<T: Transport> WebSocket<T> {
 
     /// Queues a message and writes it.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        self.driver.conn.send(message)?;
+        self.command(|conn| conn.send(message)).await?;
         self.flush().await
     }
 
@@ -165,7 +167,7 @@ impl<T: Transport> WebSocket<T> {
         if self.driver.unwritten() > WRITE_HIGH_WATER {
             self.flush().await?;
         }
-        Ok(self.driver.conn.send(message)?)
+        self.command(|conn| conn.send(message)).await
     }
 
     /// Queues several messages and writes them together, in as few writes as the
@@ -175,21 +177,40 @@ impl<T: Transport> WebSocket<T> {
         messages: impl IntoIterator<Item = M>,
     ) -> Result<(), Error> {
         for message in messages {
-            self.driver.conn.send(message)?;
+            self.command(|conn| conn.send(message)).await?;
         }
         self.flush().await
     }
 
     /// Queues one frame as it is and writes it (the OCaml `write`).
     pub async fn send_frame(&mut self, frame: Frame) -> Result<(), Error> {
-        self.driver.conn.send_frame(frame)?;
+        self.command(|conn| conn.send_frame(frame)).await?;
         self.flush().await
     }
 
     /// Sends a Ping.
     pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
-        self.driver.conn.ping(payload)?;
+        self.command(|conn| conn.ping(payload)).await?;
         self.flush().await
+    }
+
+    /// Runs a send command on the connection. When the server's stop has started the
+    /// closing handshake, a refused command first finishes that handshake (reading
+    /// until the peer's answer, or the close timeout), then fails: the handler is about
+    /// to give the connection up on this error, as a send loop does, and dropping it
+    /// with the handshake half done would reset the transport under the messages
+    /// already written, losing what the sends before had accepted.
+    async fn command(
+        &mut self,
+        command: impl FnOnce(&mut Connection) -> Result<(), UsageError>,
+    ) -> Result<(), Error> {
+        let Err(refused) = command(&mut self.driver.conn) else {
+            return Ok(());
+        };
+        if self.driver.stopped {
+            while let Ok(Some(_)) = self.recv().await {}
+        }
+        Err(refused.into())
     }
 
     /// The full closing handshake: sends a Close after everything queued, waits for the

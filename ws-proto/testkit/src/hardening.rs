@@ -7,6 +7,7 @@
 //! | opens a connection, then answers no Ping (with a keepalive configured) | a Ping, then drop the connection at the keepalive's deadline; the handler sees `Closed(KeepAliveTimeout)` |
 //! | sends 10 000 messages then Close, without waiting | echo all 10 000, in order, before its own Close |
 //! | is being streamed to when the server stops | receive every message whose `send` returned `Ok`, then the Close 1001 |
+//! | streams messages to an echoing server when it stops | receive every echo whose `send` returned `Ok`, in order, then the Close 1001 |
 //!
 //! The slowloris case (a request trickled a byte at a time) is in
 //! [`bad_input`](crate::bad_input), with the other handshake rows.
@@ -14,7 +15,7 @@
 use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -280,5 +281,65 @@ pub fn stop_under_load_delivers_every_accepted_message(start: Start) {
         "the server's handler had {last} messages accepted by `send`, but only {received} \
          ({} bytes each) reached the client before the Close",
         NUMBERED_MESSAGE_SIZE
+    );
+}
+
+/// The stop case again, with a handler that receives as well as sends: a client
+/// streams numbered messages to the echo server without waiting, and the server is
+/// stopped while it echoes them. The client receives echoes 0, 1, 2... with no gap,
+/// then the Close 1001, and every echo whose `send` had returned `Ok` in the handler is
+/// among them.
+pub fn stop_while_echoing_under_load_delivers_every_accepted_echo(start: Start) {
+    const COUNT: usize = 50_000;
+    const STOP_AT: usize = 2000;
+    let mut server = Server::with_defaults(start);
+    let outcomes = server.outcomes.clone();
+    let mut client = RawClient::open(server.addr);
+    let frames = (0..COUNT).map(|n| numbered_message(n).into_frame());
+    let stop_writing = Arc::new(AtomicBool::new(false));
+    let frames = {
+        let stop_writing = stop_writing.clone();
+        frames.take_while(move |_| !stop_writing.load(Ordering::SeqCst))
+    };
+    let writer = write_from_another_thread(client.stream(), frames);
+    let mut received = 0;
+    let close = loop {
+        client.set_context(format!("the echoes, after {received}"));
+        if received == STOP_AT {
+            server.stop();
+        }
+        let frame = client.read_frame();
+        match frame.opcode {
+            OpCode::Binary if frame.fin => {
+                let got = Message::Binary(frame.payload);
+                client::assert_same_message(&got, &numbered_message(received));
+                received += 1;
+            }
+            OpCode::Close => break frame,
+            _ => panic!(
+                "expected echo {received} or a Close, got {}",
+                client::describe(&frame)
+            ),
+        }
+    };
+    assert_eq!(
+        client::close_code(&close),
+        Some(CloseCode::GOING_AWAY),
+        "the stop's Close, after {received} echoes"
+    );
+    assert!(
+        received >= STOP_AT,
+        "the echoes ended before the stop, at {received}"
+    );
+    // As a real client does on a Close: stop sending data, then answer.
+    stop_writing.store(true, Ordering::SeqCst);
+    writer.join().unwrap();
+    client.set_context(format!("after the stop's Close and {received} echoes"));
+    client.reply_close_and_expect_end(CloseCode::GOING_AWAY);
+    let accepted = outcomes.sent();
+    assert!(
+        accepted <= received,
+        "the server's handler had {accepted} echoes accepted by `send`, but only \
+         {received} reached the client before the Close"
     );
 }

@@ -37,7 +37,7 @@
 //! - run the setup's [`Handler`] on every connection: most often an echo of every
 //!   message with `send`, Text as Text, Binary as Binary;
 //! - record in the setup's [`Outcomes`] the reason of every `Event::Closed` the
-//!   handler receives;
+//!   handler receives, and count there every echo whose `send` returned `Ok`;
 //! - return a [`RunningServer`] whose `stop` triggers the server's stop signal and
 //!   returns at once, without waiting for the server to finish (the stop case answers
 //!   the server's Close 1001 only after `stop` returns).
@@ -75,7 +75,7 @@ pub mod hardening;
 pub mod suite;
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -131,20 +131,47 @@ pub enum Handler {
 /// The reasons a server's connections ended with, in the order they ended: what each
 /// connection's `Event::Closed` said to the handler. Cloning shares the record.
 #[derive(Debug, Clone, Default)]
-pub struct Outcomes(Arc<(Mutex<Vec<CloseReason>>, Condvar)>);
+pub struct Outcomes(Arc<Record>);
+
+#[derive(Debug, Default)]
+struct Record {
+    reasons: Mutex<Vec<CloseReason>>,
+    changed: Condvar,
+    sent: AtomicUsize,
+}
 
 impl Outcomes {
+    /// Counts one message whose `send` returned `Ok`: the echo handler calls it after
+    /// each echo, so that the stop case can compare what the server accepted to send
+    /// with what reached the client.
+    pub fn count_sent(&self) {
+        self.0.sent.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many sends returned `Ok` so far, over all connections.
+    pub fn sent(&self) -> usize {
+        self.0.sent.load(Ordering::SeqCst)
+    }
+
     /// Records that a connection ended for `reason`: the handler calls it when it
     /// receives `Event::Closed(reason)`.
     pub fn record(&self, reason: CloseReason) {
-        let (list, changed) = &*self.0;
-        list.lock().unwrap_or_else(|e| e.into_inner()).push(reason);
-        changed.notify_all();
+        let record = &*self.0;
+        record
+            .reasons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(reason);
+        record.changed.notify_all();
     }
 
     /// How many connections have ended so far.
     pub fn len(&self) -> usize {
-        self.0.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.0
+            .reasons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// Whether no connection has ended yet.
@@ -161,8 +188,8 @@ impl Outcomes {
         wanted: impl Fn(&CloseReason) -> bool,
     ) -> Option<CloseReason> {
         let deadline = Instant::now() + wait;
-        let (list, changed) = &*self.0;
-        let mut list = list.lock().unwrap_or_else(|e| e.into_inner());
+        let record = &*self.0;
+        let mut list = record.reasons.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(found) = list.iter().skip(skip).find(|r| wanted(r)) {
                 return Some(found.clone());
@@ -171,7 +198,8 @@ impl Outcomes {
             if left.is_zero() {
                 return None;
             }
-            list = changed
+            list = record
+                .changed
                 .wait_timeout(list, left)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
@@ -263,6 +291,7 @@ macro_rules! server_suite {
             hardening::a_silent_client_is_dropped_by_the_keepalive,
             hardening::ten_thousand_messages_then_close_are_all_echoed_first,
             hardening::stop_under_load_delivers_every_accepted_message,
+            hardening::stop_while_echoing_under_load_delivers_every_accepted_echo,
         );
     };
     (@cases $start:expr; $($module:ident :: $case:ident),* $(,)?) => {
