@@ -284,6 +284,35 @@ fn frame_over_the_limit_1009_before_its_payload_arrives() {
 }
 
 #[test]
+fn a_length_over_the_limit_allocates_nothing_for_it() {
+    // Headers announcing 16 MiB + 1 and 2^62 bytes, read the way the adapters read
+    // (into the buffer `read_buffer_for` hands out): refused with 1009 from the header,
+    // and no buffer was sized from the length.
+    for len in [(16u64 << 20) + 1, 1 << 62] {
+        let mut conn = server(Config::default());
+        let mut header = vec![0x82, 0xff];
+        header.extend_from_slice(&len.to_be_bytes());
+        header.extend_from_slice(&[1, 2, 3, 4]);
+        conn.read_buffer_for(16 << 10).extend_from_slice(&header);
+        conn.handle_read(support::t0());
+        let events = take_events(&mut conn);
+        assert_eq!(
+            events.last(),
+            Some(&Event::Closed(CloseReason::Protocol(
+                ProtocolError::FrameTooLarge { len, max: 16 << 20 }
+            ))),
+        );
+        // Asking for read room afterwards does not size it from the refused header.
+        let _ = conn.read_buffer_for(16 << 10);
+        assert!(
+            conn.buffer_capacity() < 64 << 10,
+            "{} bytes held after refusing a {len}-byte frame",
+            conn.buffer_capacity()
+        );
+    }
+}
+
+#[test]
 fn message_over_the_limit_1009() {
     let config = Config {
         max_message_size: 1000,
