@@ -86,6 +86,20 @@ pub fn misplaced_fragments_are_refused_with_1002(start: Start) {
     );
 }
 
+/// Text messages in fragments that are invalid UTF-8 only taken together, each with
+/// what is wrong with it; the client suite sends the same from its raw server.
+pub(crate) const INVALID_UTF8_FRAGMENTS: [(&str, &[&[u8]]); 3] = [
+    (
+        "a code point split across fragments, continued with a non-continuation byte",
+        &[b"ab\xf0\x9f", b"(cd"],
+    ),
+    ("a stray 0xff in the second fragment", &[b"fine", b"x\xffy"]),
+    (
+        "a last fragment that ends inside a code point",
+        &[b"ok", b"caf\xc3"],
+    ),
+];
+
 /// Invalid UTF-8 that only shows across frames: a code point cut and continued wrongly,
 /// invalid bytes in a later fragment, a message whose last fragment ends inside a code
 /// point. Close 1007. The same code point split across two fragments correctly is
@@ -98,18 +112,7 @@ pub fn invalid_utf8_across_frames_is_refused_with_1007(start: Start) {
     client.expect_message(&Message::from("ab😀cd"));
     client.close_handshake();
 
-    let cases: [(&str, &[&[u8]]); 3] = [
-        (
-            "a code point continued with a non-continuation byte",
-            &[b"ab\xf0\x9f", b"(cd"],
-        ),
-        ("a stray 0xff in the second fragment", &[b"fine", b"x\xffy"]),
-        (
-            "a last fragment that ends inside a code point",
-            &[b"ok", b"caf\xc3"],
-        ),
-    ];
-    for (what, fragments) in cases {
+    for (what, fragments) in INVALID_UTF8_FRAGMENTS {
         expect_failure(&server, ProtocolError::InvalidUtf8, what, |c| {
             send_fragments(c, fragments);
         });

@@ -91,6 +91,7 @@ use ws_proto::{
     ResponseError,
 };
 
+use crate::bad_input::INVALID_UTF8_FRAGMENTS;
 use crate::client::{WAIT, close_code, describe};
 use crate::{NUMBERED_MESSAGE_SIZE, numbered_message};
 
@@ -588,18 +589,7 @@ pub fn invalid_utf8_is_refused_with_1007(connect: Connect) {
         CloseCode::INVALID_PAYLOAD,
         &[ProtocolError::InvalidUtf8],
     );
-    let fragmented: [(&str, &[&[u8]]); 3] = [
-        (
-            "a code point split across fragments, continued with a non-continuation byte",
-            &[b"ab\xf0\x9f", b"(cd"],
-        ),
-        ("a stray 0xff in the second fragment", &[b"fine", b"x\xffy"]),
-        (
-            "a last fragment that ends inside a code point",
-            &[b"ok", b"caf\xc3"],
-        ),
-    ];
-    for (what, fragments) in fragmented {
+    for (what, fragments) in INVALID_UTF8_FRAGMENTS {
         let mut bytes = Vec::new();
         for (i, piece) in fragments.iter().enumerate() {
             let opcode = if i == 0 {

@@ -219,24 +219,18 @@ pub fn ten_thousand_messages_then_close_are_all_echoed_first(start: Start) {
     writer.join().unwrap();
 }
 
-/// A server streaming messages as fast as it can is stopped while the client reads:
-/// the client receives messages 0, 1, 2... with no gap, then the Close 1001, and every
-/// message whose `send` had returned `Ok` in the server's handler is among them. What
-/// the server accepted to send is written before its Close, not dropped by the stop.
-pub fn stop_under_load_delivers_every_accepted_message(start: Start) {
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let mut server = Server::start(
-        start,
-        ServerSetup {
-            handler: Handler::Stream(accepted.clone()),
-            ..ServerSetup::default()
-        },
-    );
-    let mut client = RawClient::open(server.addr);
+/// Reads numbered messages 0, 1, 2... until a Close, calling `server.stop()` once
+/// `stop_at` have arrived; checks each is the next in order, and that the Close is the
+/// stop's 1001 after at least `stop_at` messages. Returns how many arrived.
+fn read_numbered_until_the_stop(
+    client: &mut RawClient,
+    server: &mut Server,
+    stop_at: usize,
+) -> usize {
     let mut received = 0;
     let close = loop {
         client.set_context(format!("the stream, after {received} messages"));
-        if received == 2000 {
+        if received == stop_at {
             server.stop();
         }
         let frame = client.read_frame();
@@ -259,9 +253,27 @@ pub fn stop_under_load_delivers_every_accepted_message(start: Start) {
         "the stop's Close, after {received} messages"
     );
     assert!(
-        received > 2000,
+        received >= stop_at,
         "the stream ended before the stop, at message {received}"
     );
+    received
+}
+
+/// A server streaming messages as fast as it can is stopped while the client reads:
+/// the client receives messages 0, 1, 2... with no gap, then the Close 1001, and every
+/// message whose `send` had returned `Ok` in the server's handler is among them. What
+/// the server accepted to send is written before its Close, not dropped by the stop.
+pub fn stop_under_load_delivers_every_accepted_message(start: Start) {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let mut server = Server::start(
+        start,
+        ServerSetup {
+            handler: Handler::Stream(accepted.clone()),
+            ..ServerSetup::default()
+        },
+    );
+    let mut client = RawClient::open(server.addr);
+    let received = read_numbered_until_the_stop(&mut client, &mut server, 2000);
     client.set_context(format!("after the stop's Close and {received} messages"));
     client.reply_close_and_expect_end(CloseCode::GOING_AWAY);
     // The handler stores its count just after each send returns; once its sends fail
@@ -302,35 +314,7 @@ pub fn stop_while_echoing_under_load_delivers_every_accepted_echo(start: Start) 
         frames.take_while(move |_| !stop_writing.load(Ordering::SeqCst))
     };
     let writer = write_from_another_thread(client.stream(), frames);
-    let mut received = 0;
-    let close = loop {
-        client.set_context(format!("the echoes, after {received}"));
-        if received == STOP_AT {
-            server.stop();
-        }
-        let frame = client.read_frame();
-        match frame.opcode {
-            OpCode::Binary if frame.fin => {
-                let got = Message::Binary(frame.payload);
-                client::assert_same_message(&got, &numbered_message(received));
-                received += 1;
-            }
-            OpCode::Close => break frame,
-            _ => panic!(
-                "expected echo {received} or a Close, got {}",
-                client::describe(&frame)
-            ),
-        }
-    };
-    assert_eq!(
-        client::close_code(&close),
-        Some(CloseCode::GOING_AWAY),
-        "the stop's Close, after {received} echoes"
-    );
-    assert!(
-        received >= STOP_AT,
-        "the echoes ended before the stop, at {received}"
-    );
+    let received = read_numbered_until_the_stop(&mut client, &mut server, STOP_AT);
     // As a real client does on a Close: stop sending data, then answer.
     stop_writing.store(true, Ordering::SeqCst);
     writer.join().unwrap();
