@@ -186,6 +186,20 @@ impl ClientThread {
     }
 }
 
+impl ClientThread {
+    /// Waits for the client, which must have reached the end of the stream without an
+    /// error, and returns what its user received.
+    #[track_caller]
+    fn received(self, what: &str) -> Received {
+        match self.finish(what).0 {
+            Ok(received) => received,
+            Err(e) => {
+                panic!("{what}: the client's user got the error {e:?}, not the end of the stream")
+            }
+        }
+    }
+}
+
 /// A listener on a free loopback port, for one connection.
 struct RawServer {
     listener: TcpListener,
@@ -889,12 +903,7 @@ pub fn silent_peer_is_dropped_by_the_keepalive(connect: Connect) {
         }
     }
     let ended = opened.elapsed();
-    let received = match client.finish(what).0 {
-        Ok(received) => received,
-        Err(e) => {
-            panic!("{what}: the client's user got the error {e:?}, not the end of the stream")
-        }
-    };
+    let received = client.received(what);
     assert_eq!(
         received.closed,
         Some(CloseReason::KeepAliveTimeout),
@@ -932,12 +941,7 @@ pub fn server_that_never_answers_the_close_is_dropped_after_the_close_timeout(co
         "{what}: the client dropped the connection {elapsed:?} after its Close, not at its \
          close timeout ({close_timeout:?})"
     );
-    let received = match client.finish(what).0 {
-        Ok(received) => received,
-        Err(e) => {
-            panic!("{what}: the client's user got the error {e:?}, not the end of the stream")
-        }
-    };
+    let received = client.received(what);
     assert_eq!(
         received.closed,
         Some(CloseReason::CloseTimeout),
@@ -1014,10 +1018,7 @@ pub fn frames_in_the_same_write_as_the_101_are_delivered(connect: Connect) {
     peer.expect_close(CloseCode::NORMAL);
     let _ = peer.stream.shutdown(Shutdown::Write);
     peer.expect_end("its Close");
-    let received = match client.finish(what).0 {
-        Ok(received) => received,
-        Err(e) => panic!("{what}: the client's user got the error {e:?}"),
-    };
+    let received = client.received(what);
     assert_eq!(
         received.messages,
         [Message::from("first"), Message::from("second")],
