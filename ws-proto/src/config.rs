@@ -50,9 +50,10 @@ pub struct Config {
     /// How many bytes [`Connection::poll_transmit`](crate::Connection::poll_transmit)
     /// appends at most per call (at least one whole control frame is always written).
     /// Large messages are encoded piece by piece, so the caller's output buffer stays
-    /// this size whatever the message size. 64 KiB by default: in the client
-    /// benchmarks (masked 1 MiB messages), smaller pieces that stay in cache while
-    /// the kernel copies them were faster than 128 KiB or 1 MiB ones. Payloads an
+    /// this size whatever the message size. 256 KiB by default: in the client
+    /// benchmarks (masked 64 KiB and 1 MiB messages, tokio and blocking), it took
+    /// 1.4-1.5 times the messages per second of 64 KiB pieces, with a quarter of the
+    /// write calls (BENCHMARKS.md). Payloads an
     /// [`OutputBuffer`](crate::OutputBuffer) references are not copied and not bounded
     /// by it.
     pub write_chunk_size: usize,
@@ -75,7 +76,7 @@ impl Default for Config {
             max_frame_size: 16 << 20,
             max_message_size: 16 << 20,
             fragment_size: None,
-            write_chunk_size: 64 << 10,
+            write_chunk_size: 256 << 10,
             keepalive: None,
             close_timeout: Duration::from_secs(5),
             #[cfg(feature = "deflate")]

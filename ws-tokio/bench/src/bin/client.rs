@@ -200,7 +200,11 @@ async fn ours_async_std(url: &str, payload: Bytes, window: usize) -> Res {
 
 fn ours_blocking(url: &str, payload: Bytes, window: usize) -> Res {
     use ws_blocking::{ConnectOptions, Message};
-    let mut ws = ws_blocking::connect(url, ConnectOptions::default())?;
+    let mut options = ConnectOptions::default();
+    if let Ok(v) = std::env::var("WS_WRITE_CHUNK") {
+        options.config.write_chunk_size = ws_bench::parse_size(&v);
+    }
+    let mut ws = ws_blocking::connect(url, options)?;
     for _ in 0..window {
         ws.send(Message::Binary(payload.clone()))?;
     }
