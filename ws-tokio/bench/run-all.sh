@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every side-by-side benchmark and writes the Markdown tables to results.md
-# (about 35 minutes on a 2-core machine). Pass options through to `matrix`, e.g.
+# (about 40 minutes on a 2-core machine). Pass options through to `matrix`, e.g.
 #   ./run-all.sh --reps 1 --secs 0.5      # a quick look
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,6 +13,8 @@ out=results.md
     $B/matrix clients "$@"
     $B/matrix blocking "$@"
     $B/matrix memory --idle 10000
+    $B/matrix memory --idle 10000 --impls ours-blocking
+    $B/matrix soak
     $B/allocs idle 2000
     $B/allocs echo
 } > "$out"
