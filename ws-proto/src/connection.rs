@@ -113,6 +113,7 @@ struct Encoding {
 ///
 /// - **input**: [`handle_input`](Self::handle_input) (or [`read_buffer`](Self::read_buffer)
 ///   then [`handle_read`](Self::handle_read)), [`handle_eof`](Self::handle_eof),
+///   [`handle_write_error`](Self::handle_write_error),
 ///   [`handle_timeout`](Self::handle_timeout). They never fail: a misbehaving peer shows
 ///   up as an [`Event::Closed`] and a queued Close frame.
 /// - **commands**: [`send`](Self::send), [`send_frame`](Self::send_frame),

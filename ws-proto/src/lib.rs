@@ -44,7 +44,8 @@
 //!    waiting to write what you still hold);
 //! 4. wait for bytes or for [`Connection::poll_timeout`], whichever comes first, and feed
 //!    [`Connection::handle_input`], [`Connection::handle_eof`] or
-//!    [`Connection::handle_timeout`].
+//!    [`Connection::handle_timeout`] (and, when a write fails,
+//!    [`Connection::handle_write_error`]).
 //!
 //! The loop below is the simplest one. A fast adapter reads straight into
 //! [`Connection::read_buffer_for`] (then [`Connection::handle_read`]), writes with
