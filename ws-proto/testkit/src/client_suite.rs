@@ -124,7 +124,7 @@ pub enum ClientAction {
     /// Starts the closing handshake at once with the adapter's `send_close(1000,
     /// "done")`, which returns without waiting for the answer.
     Close,
-    /// Sends [`numbered_message`](crate::numbered_message)s 0, 1, 2... with `send`
+    /// Sends [`numbered_message`]s 0, 1, 2... with `send`
     /// until a send fails, storing after each send that returns `Ok` how many have in
     /// the counter (n + 1 after message n); a send's error only ends the sending.
     Stream(Arc<AtomicUsize>),
