@@ -1,11 +1,8 @@
 //! The adapter-neutral client suite (`ws-testkit`) against this crate's client, on
 //! async-std and on smol, each case blocking the thread the suite gives it.
 
-use std::sync::atomic::Ordering;
-
-use ws_async_std::{CloseCode, ConnectOptions, Error, Event, connect};
-use ws_testkit::client_suite::{ClientAction, ClientSetup, Received};
-use ws_testkit::numbered_message;
+use ws_async_std::{ConnectOptions, Error, connect};
+use ws_testkit::client_suite::{ClientSetup, Received};
 
 /// Connects with default options but the timeout, keepalive and close timeout, does
 /// the case's action, and receives until the stream ends.
@@ -16,28 +13,8 @@ async fn connect_and_receive(setup: ClientSetup) -> Result<Received, Error> {
     };
     options.config.keepalive = setup.keepalive;
     options.config.close_timeout = setup.close_timeout;
-    let mut ws = connect(&setup.url, options).await?;
-    match &setup.action {
-        ClientAction::Receive => {}
-        ClientAction::Close => ws.send_close(CloseCode::NORMAL, "done").await?,
-        ClientAction::Stream(accepted) => {
-            for n in 0.. {
-                if ws.send(numbered_message(n)).await.is_err() {
-                    break;
-                }
-                accepted.store(n + 1, Ordering::SeqCst);
-            }
-        }
-    }
-    let mut received = Received::default();
-    while let Some(event) = ws.recv().await? {
-        match event {
-            Event::Message(message) => received.messages.push(message),
-            Event::Closed(reason) => received.closed = Some(reason),
-            _ => {}
-        }
-    }
-    Ok(received)
+    let ws = connect(&setup.url, options).await?;
+    ws_testkit::drive::act_and_receive(ws, &setup.action).await
 }
 
 fn connect_on_async_std(setup: ClientSetup) -> Result<Received, Error> {

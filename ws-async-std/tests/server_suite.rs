@@ -3,11 +3,10 @@
 //! of its own.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use ws_async_std::async_net::{TcpListener, TcpStream};
-use ws_async_std::{Event, MaybeTlsStream, ServerOptions, WebSocket, establish_standard_server};
+use ws_async_std::async_net::TcpListener;
+use ws_async_std::{ServerOptions, establish_standard_server};
 
-use ws_testkit::{Handler, Outcomes, RunningServer, ServerSetup, numbered_message};
+use ws_testkit::{RunningServer, ServerSetup};
 
 #[derive(Debug, Clone, Copy)]
 enum Runtime {
@@ -39,13 +38,7 @@ fn start(setup: ServerSetup, runtime: Runtime) -> RunningServer {
             };
             let (handler, outcomes) = (setup.handler, setup.outcomes);
             establish_standard_server(listener, options, stop, move |ws| {
-                let (handler, outcomes) = (handler.clone(), outcomes.clone());
-                async move {
-                    match handler {
-                        Handler::Echo => echo(ws, outcomes).await,
-                        Handler::Stream(accepted) => stream(ws, accepted).await,
-                    }
-                }
+                ws_testkit::drive::handle(ws, handler.clone(), outcomes.clone())
             })
             .await
             .unwrap();
@@ -60,34 +53,6 @@ fn start(setup: ServerSetup, runtime: Runtime) -> RunningServer {
         stop: Box::new(move || {
             stop_tx.close();
         }),
-    }
-}
-
-/// Answers every message with the same message, counting the echoes sent, and records
-/// how the connection ended.
-async fn echo(mut ws: WebSocket<MaybeTlsStream<TcpStream>>, outcomes: Outcomes) {
-    while let Ok(Some(event)) = ws.recv().await {
-        let sent = match event {
-            Event::Message(message) => ws.send(message).await.inspect(|()| outcomes.count_sent()),
-            Event::Closed(reason) => {
-                outcomes.record(reason);
-                Ok(())
-            }
-            _ => Ok(()),
-        };
-        if sent.is_err() {
-            break;
-        }
-    }
-}
-
-/// Sends numbered messages until a send fails, counting those accepted.
-async fn stream(mut ws: WebSocket<MaybeTlsStream<TcpStream>>, accepted: Arc<AtomicUsize>) {
-    for n in 0.. {
-        if ws.send(numbered_message(n)).await.is_err() {
-            break;
-        }
-        accepted.store(n + 1, Ordering::SeqCst);
     }
 }
 

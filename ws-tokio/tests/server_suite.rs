@@ -1,11 +1,8 @@
 //! The adapter-neutral server suite (`ws-testkit`) against the tokio server: a
 //! standard server echoing every message, on a runtime of its own thread.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use ws_testkit::{Handler, Outcomes, RunningServer, ServerSetup, numbered_message};
-use ws_tokio::{Event, MaybeTlsStream, ServerOptions, WebSocket, establish_standard_server};
+use ws_testkit::{RunningServer, ServerSetup};
+use ws_tokio::{ServerOptions, establish_standard_server};
 
 /// Starts an echo server for one case. The listener is bound here, before returning,
 /// so the address accepts connections at once; the server runs until `stop` fires the
@@ -34,13 +31,7 @@ fn start(setup: ServerSetup) -> RunningServer {
             };
             let (handler, outcomes) = (setup.handler, setup.outcomes);
             establish_standard_server(listener, options, stop, move |ws| {
-                let (handler, outcomes) = (handler.clone(), outcomes.clone());
-                async move {
-                    match handler {
-                        Handler::Echo => echo(ws, outcomes).await,
-                        Handler::Stream(accepted) => stream(ws, accepted).await,
-                    }
-                }
+                ws_testkit::drive::handle(ws, handler.clone(), outcomes.clone())
             })
             .await
             .unwrap();
@@ -51,37 +42,6 @@ fn start(setup: ServerSetup) -> RunningServer {
         stop: Box::new(move || {
             let _ = stop_tx.send(());
         }),
-    }
-}
-
-/// Answers every message with the same message, counting the echoes sent, and records
-/// how the connection ended.
-async fn echo(mut ws: WebSocket<MaybeTlsStream<tokio::net::TcpStream>>, outcomes: Outcomes) {
-    while let Ok(Some(event)) = ws.recv().await {
-        let sent = match event {
-            Event::Message(message) => ws.send(message).await.inspect(|()| outcomes.count_sent()),
-            Event::Closed(reason) => {
-                outcomes.record(reason);
-                Ok(())
-            }
-            _ => Ok(()),
-        };
-        if sent.is_err() {
-            break;
-        }
-    }
-}
-
-/// Sends numbered messages until a send fails, counting those accepted.
-async fn stream(
-    mut ws: WebSocket<MaybeTlsStream<tokio::net::TcpStream>>,
-    accepted: Arc<AtomicUsize>,
-) {
-    for n in 0.. {
-        if ws.send(numbered_message(n)).await.is_err() {
-            break;
-        }
-        accepted.store(n + 1, Ordering::SeqCst);
     }
 }
 

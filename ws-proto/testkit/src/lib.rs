@@ -23,6 +23,8 @@
 //! - [`client_suite`](mod@client_suite): the mirror image for clients, a raw server that
 //!   misbehaves one way per case, and [`client_suite!`] to run the cases from an
 //!   adapter's `tests/client_suite.rs`;
+//! - [`drive`](mod@drive): the server handlers and the client's part of a case, once
+//!   for both async adapters;
 //! - [`examples`]: the command line the adapters' example programs share.
 //!
 //! # The server under test
@@ -70,6 +72,7 @@
 pub mod bad_input;
 pub mod client;
 pub mod client_suite;
+pub mod drive;
 pub mod examples;
 pub mod hardening;
 pub mod suite;
