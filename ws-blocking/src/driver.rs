@@ -450,8 +450,9 @@ impl<S: Transport> Driver<S> {
             // No buffer (a new connection, or one whose idle buffers were released):
             // wait for the bytes on the stack, so an idle connection holds none.
             let mut scratch = [0u8; SCRATCH_SIZE];
+            let read_size = self.machine.read_size;
             io.read(&mut scratch).inspect(|&n| {
-                conn.read_buffer().extend_from_slice(&scratch[..n]);
+                conn.extend_read_buffer(&scratch[..n], read_size);
             })
         } else {
             conn.read_with(self.machine.read_size, Instant::now(), |room| io.read(room))

@@ -337,6 +337,19 @@ impl Connection {
         &mut self.rbuf
     }
 
+    /// Appends bytes that were read into a buffer of the adapter's own (the stack
+    /// buffer an idle connection, which holds no read buffer, waits in) to
+    /// [`read_buffer`](Self::read_buffer); then call
+    /// [`handle_read`](Self::handle_read). The read buffer first gets room for
+    /// `read_size` bytes: a connection that hears from its peer again is busy again,
+    /// and a buffer sized to this one read would leave no room for the next, which
+    /// would then come through the stack buffer too, and so on for every read.
+    pub fn extend_read_buffer(&mut self, bytes: &[u8], read_size: usize) {
+        if !bytes.is_empty() {
+            self.read_buffer_for(read_size).extend_from_slice(bytes);
+        }
+    }
+
     /// Reads from a transport that wants an initialised `&mut [u8]` (`std::io::Read`,
     /// `futures_io::AsyncRead`) straight into the read buffer, without unsafe code:
     /// `read` is handed zeroed room at the end of the buffer and answers how many bytes

@@ -26,6 +26,9 @@ pub(crate) const WRITE_HIGH_WATER: usize = 128 * 1024;
 /// busy one uses, and a busy one keeps its buffers (no allocation per message).
 pub(crate) const IDLE_RELEASE: Duration = Duration::from_secs(2);
 
+/// At most this many reads in a row without a look at the stop signal and the timer.
+const CHECK_EVERY: u32 = 16;
+
 /// The stack buffer a connection without a read buffer waits for input in.
 const SCRATCH_SIZE: usize = 4096;
 
@@ -74,6 +77,8 @@ pub(crate) struct Driver<T: Transport> {
     /// Bumped whenever bytes move or input is fed: a split half that sees it change
     /// wakes the other half, which may have been waiting on the same readiness.
     pub(crate) progress: u64,
+    /// Reads since the stop signal and the timer were last polled.
+    reads_unchecked: u32,
 }
 
 impl<T: Transport> std::fmt::Debug for Driver<T> {
@@ -103,6 +108,7 @@ impl<T: Transport> Driver<T> {
             stop: None,
             stopped: false,
             progress: 0,
+            reads_unchecked: 0,
         }
     }
 
@@ -159,17 +165,36 @@ impl<T: Transport> Driver<T> {
     }
 
     /// Waits for bytes, the next timer or the server's stop, and feeds the connection.
+    ///
+    /// The read comes first: the stop signal and the timer are polled (which is what
+    /// registers their wakers) when the read has nothing and the task is about to wait,
+    /// and every [`CHECK_EVERY`] reads in between, so a peer that never lets the input
+    /// run dry still meets its deadlines and the stop. A connection busy with one
+    /// message at a time thus polls them once per message rather than at every turn.
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if self.poll_stop(cx) {
+        if self.reads_unchecked >= CHECK_EVERY {
+            self.reads_unchecked = 0;
+            if self.poll_stop(cx) || self.poll_timers(cx) {
+                return Poll::Ready(Ok(()));
+            }
+        }
+        if !self.read_eof {
+            if let Poll::Ready(result) = self.poll_read_input(cx) {
+                self.reads_unchecked += 1;
+                return Poll::Ready(result);
+            }
+        }
+        // Nothing to read (or the read side is over, and only writing, registered by
+        // the flush, or the timer can move us on): register the other wake-ups.
+        self.reads_unchecked = 0;
+        if self.poll_stop(cx) || self.poll_timers(cx) {
             return Poll::Ready(Ok(()));
         }
-        if self.poll_timers(cx) {
-            return Poll::Ready(Ok(()));
-        }
-        if self.read_eof {
-            // Only writing (registered by the flush) or the timer can move us on.
-            return Poll::Pending;
-        }
+        Poll::Pending
+    }
+
+    /// One read into the connection's buffer, fed to the connection.
+    fn poll_read_input(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         // The time of a read the connection already took note of.
         let mut noted = None;
         let read = if self.conn.read_buffer().capacity() == 0 {
@@ -179,7 +204,7 @@ impl<T: Transport> Driver<T> {
             let mut scratch = [0u8; SCRATCH_SIZE];
             ready!(self.io.poll_read(cx, &mut scratch)).inspect(|&n| {
                 // Noted below.
-                self.conn.read_buffer().extend_from_slice(&scratch[..n]);
+                self.conn.extend_read_buffer(&scratch[..n], self.read_size);
             })
         } else if self.io.reads_into_spare_capacity() {
             // Straight into the connection's buffer, without zeroing it first.

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
+use super::driver::{DEFAULT_READ_SIZE, IDLE_RELEASE};
 use super::{AcceptOptions, Parts, Runtime, Transport, WebSocket, accept};
 use crate::{
     Config, Connection, Error, Event, HandshakeLimits, Message, RequestError, Role, SeededEntropy,
@@ -276,6 +277,34 @@ fn an_idle_connection_gives_its_buffers_back_on_the_runtime_clock() {
         panic!("the message after the release is there");
     };
     assert_eq!(message, Message::from("again"));
+}
+
+#[test]
+fn a_connection_that_hears_from_its_peer_keeps_a_full_read_buffer() {
+    // A new connection, and one whose idle buffers went, wait in the stack buffer;
+    // their first bytes must give them a buffer of the read size back, or every later
+    // read would wait there too (zeroing it, and copying each read out of it).
+    for spare in [true, false] {
+        let (mut ws, wire, mut client) = pair(spare);
+        assert_eq!(
+            ws.connection().buffer_capacity(),
+            0,
+            "none before any input"
+        );
+        for round in 0..2 {
+            client.send("hello").unwrap();
+            transmit(&mut client, &wire);
+            assert!(matches!(poll_once(ws.recv()), Poll::Ready(Ok(Some(_)))));
+            assert!(poll_once(ws.recv()).is_pending());
+            assert!(
+                ws.connection().buffer_capacity() >= DEFAULT_READ_SIZE - "hello".len() - 6,
+                "round {round}, spare {spare}: the buffer has room for the next read"
+            );
+            advance(IDLE_RELEASE + Duration::from_secs(1));
+            assert!(poll_once(ws.recv()).is_pending());
+            assert_eq!(ws.connection().buffer_capacity(), 0, "released when idle");
+        }
+    }
 }
 
 #[test]
