@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_net::TcpStream;
 use futures_io::{AsyncRead, AsyncWrite};
-use ws_proto::drive::DEFAULT_READ_SIZE;
+use ws_proto::drive::DEFAULT_READ_SIZE_ZEROED;
 use ws_proto::handshake::{ClientOptions, Target};
 use ws_proto::{Config, Entropy, OsEntropy};
 
@@ -38,7 +38,7 @@ impl Default for ConnectOptions {
         Self {
             handshake: ClientOptions::default(),
             config: Config::default(),
-            read_size: DEFAULT_READ_SIZE,
+            read_size: DEFAULT_READ_SIZE_ZEROED,
             entropy: Box::new(OsEntropy::new()),
             timeout: Duration::from_secs(30),
             #[cfg(feature = "rustls")]

@@ -12,7 +12,7 @@ use event_listener::Event;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::future::or;
 use http::HeaderMap;
-use ws_proto::drive::{AcceptOptions, DEFAULT_READ_SIZE};
+use ws_proto::drive::{AcceptOptions, DEFAULT_READ_SIZE_ZEROED};
 use ws_proto::handshake::{CheckRequest, SelectSubprotocol, check_origin_with_host};
 use ws_proto::{Config, HandshakeLimits, Policy};
 
@@ -93,7 +93,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             config: Config::default(),
-            read_size: DEFAULT_READ_SIZE,
+            read_size: DEFAULT_READ_SIZE_ZEROED,
             limits: HandshakeLimits::default(),
             handshake_timeout: Duration::from_secs(10),
             check_request: Arc::new(check_origin_with_host),

@@ -16,8 +16,13 @@ use ws_proto::{CloseCode, Connection, Event, OutputBuffer};
 use crate::Error;
 use crate::transport::Transport;
 
-/// How many bytes a read asks the transport for at most, by default.
-pub(crate) const DEFAULT_READ_SIZE: usize = 16 * 1024;
+/// How many bytes a read asks the transport for at most, by default: `std::io::Read`
+/// wants initialised room, zeroed before each read.
+pub(crate) use ws_proto::DEFAULT_READ_SIZE_ZEROED as DEFAULT_READ_SIZE;
+
+/// How long the reader half of a split socket waits for the peer to take a write
+/// before it leaves the rest to the writer half (or its next turn) and reads.
+const READER_WRITE_WAIT: Duration = Duration::from_millis(1);
 
 /// Above this many bytes waiting to be written, `queue` writes before queuing more, and
 /// `recv` writes before it returns the next event.
@@ -295,6 +300,34 @@ impl<S: Transport> Output<S> {
         }
         self.io.flush()?;
         Ok(wrote)
+    }
+
+    /// The reader half's flush: like [`flush_machine`](Self::flush_machine), but a
+    /// write the peer does not take within [`READER_WRITE_WAIT`] is left for later
+    /// (false): the reader must go back to reading, or a peer that waits for us to
+    /// read before it reads again (an echo server under a large send) would wait for
+    /// ever while we wait for it. The wait is set only for this write; every write
+    /// happens under the write lock, so the writer half never sees it.
+    pub(crate) fn flush_machine_for_reader(&mut self, m: &mut Machine) -> Result<bool, Error> {
+        if m.transport_closed
+            || (self.out.is_empty() && m.conn.poll_transmit_into(&mut self.out) == 0)
+        {
+            return Ok(true);
+        }
+        let _ = self.io.set_write_timeout(Some(READER_WRITE_WAIT));
+        let result = self.write_from(|out| m.conn.poll_transmit_into(out));
+        let _ = self.io.set_write_timeout(None);
+        match result {
+            Ok(_) => {
+                m.last_io = Instant::now();
+                Ok(true)
+            }
+            Err(e) if is_timeout(&e) => Ok(false),
+            Err(e) => {
+                self.out.clear();
+                m.write_failed(e).map(|()| true)
+            }
+        }
     }
 
     pub(crate) fn flush_machine(&mut self, m: &mut Machine) -> Result<(), Error> {

@@ -106,7 +106,12 @@ impl<S: Transport> Writer for ReaderSide<'_, S> {
         match try_lock(&self.shared.write) {
             Some(mut output) => {
                 self.shared.flush_wanted.store(false, Ordering::SeqCst);
-                output.flush_machine(m)
+                if !output.flush_machine_for_reader(m)? {
+                    // The peer is not taking it now: the writer finishes it when it
+                    // next writes, or this half on its next turn, after reading.
+                    self.shared.flush_wanted.store(true, Ordering::SeqCst);
+                }
+                Ok(())
             }
             // The writer is writing; it sees the flag when it is done.
             None => Ok(()),

@@ -41,6 +41,22 @@ use crate::error::{ProtocolError, UsageError};
 use crate::event::{CloseReason, Event, Message};
 use crate::frame::{Frame, Header, OpCode};
 use crate::mask::apply_mask;
+
+/// How many bytes a read asks the transport for at most, by default (the adapters'
+/// `read_size` option), outside a frame whose payload is still arriving, when the
+/// transport reads into the buffer's spare capacity (tokio's streams): a 64 KiB message
+/// then arrives in one read rather than four. The memory is only reserved: pages a
+/// read does not fill are never touched, and an idle connection gives it back.
+pub const DEFAULT_READ_SIZE: usize = 64 * 1024;
+
+/// The same, for a transport that wants initialised room ([`Connection::read_with`]:
+/// `std::io::Read`, `futures-io`), which is zeroed before each read: a quarter, as
+/// zeroing 64 KiB before each read of a large message measured slower (BENCHMARKS.md).
+pub const DEFAULT_READ_SIZE_ZEROED: usize = 16 * 1024;
+
+/// The least room [`Connection::read_with`] zeroes for a read: it starts there and
+/// grows while reads fill it.
+const MIN_READ_ROOM: usize = 4096;
 use crate::output::{OutputBuffer, Sink};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 
@@ -137,6 +153,12 @@ pub struct Connection {
     header: Option<Header>,
     /// How many bytes of that payload are already unmasked and validated.
     seen: usize,
+    /// The room `read_with` zeroes for the next read outside a large payload: doubled
+    /// (up to the read size) when a read fills it, halved when one fills under a
+    /// quarter, so a connection of small messages does not zero 64 KiB for each.
+    read_room: usize,
+    /// Reads in a row that brought under a quarter of that room.
+    small_reads: u8,
     /// Whether that payload is (part of) a text message to validate.
     frame_is_text: bool,
     /// RSV bits a negotiated extension gives meaning to (none yet: permessage-deflate
@@ -211,6 +233,8 @@ impl Connection {
             rbuf: BytesMut::new(),
             header: None,
             seen: 0,
+            read_room: MIN_READ_ROOM,
+            small_reads: 0,
             frame_is_text: false,
             rsv_allowed: 0,
             next_policy: policy,
@@ -357,10 +381,14 @@ impl Connection {
     /// as [`handle_read`](Self::handle_read) does; an error (or, for a poll-based
     /// transport, "not ready" carried in `E`) leaves the buffer as it was.
     ///
-    /// The room is `read_size` bytes, or more inside a large frame whose payload is still
-    /// arriving, up to 256 KiB at a time: the room is zeroed before every read, and
-    /// larger room would mostly zero bytes a loopback read does not fill, while 64 KiB
-    /// took four times the reads of tungstenite per 1 MiB message (BENCHMARKS.md).
+    /// The room is zeroed before every read, so it is sized to what the reads bring.
+    /// Between frames it starts at 4 KiB, doubles up to `read_size` while reads fill
+    /// it and halves after 16 reads in a row that brought under a quarter of it, so a
+    /// connection of small messages does not zero the whole read size for each. Inside a frame whose payload is still
+    /// arriving it is the rest of that payload (up to 256 KiB at a time: larger room
+    /// would mostly zero bytes a loopback read does not fill, while 64 KiB took four
+    /// times the reads of tungstenite per 1 MiB message, BENCHMARKS.md), plus 4 KiB
+    /// for what follows it, rather than the full read size for a tail of a few bytes.
     pub fn read_with<E>(
         &mut self,
         read_size: usize,
@@ -373,7 +401,8 @@ impl Connection {
             Some(h) => (h.payload_len as usize).saturating_sub(start),
             None => 0,
         };
-        let room = read_size.max(rest.min(MAX_ROOM)).max(1);
+        let adaptive = self.read_room.min(read_size).max(1);
+        let room = adaptive.max(rest.min(MAX_ROOM));
         self.rbuf.resize(start + room, 0);
         let result = read(&mut self.rbuf[start..]);
         let n = match &result {
@@ -381,6 +410,19 @@ impl Connection {
             Err(_) => 0,
         };
         self.rbuf.truncate(start + n);
+        if room == adaptive && n >= room {
+            self.read_room = (room * 2).clamp(MIN_READ_ROOM, read_size.max(MIN_READ_ROOM));
+            self.small_reads = 0;
+        } else if room == adaptive && n > 0 && n < room / 4 {
+            // Only a run of them: the last read of a burst is small too.
+            self.small_reads += 1;
+            if self.small_reads == 16 {
+                self.read_room = (room / 2).max(MIN_READ_ROOM);
+                self.small_reads = 0;
+            }
+        } else if n > 0 {
+            self.small_reads = 0;
+        }
         if n > 0 {
             self.handle_read(now);
         }

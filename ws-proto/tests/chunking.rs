@@ -285,3 +285,63 @@ fn a_clients_own_large_payload_is_masked_in_place_and_a_shared_one_is_left_alone
     assert_eq!(owned_wire, shared_wire);
     assert_ne!(&owned_wire[14..], &data[..], "masked");
 }
+
+/// The room `read_with` zeroes follows the reads: 4 KiB at first, doubling while reads
+/// fill it, up to the read size; halved only after a run of reads that bring little
+/// (the last read of a burst is small too); and inside a large payload, the rest of it.
+#[test]
+fn read_with_sizes_the_zeroed_room_to_the_reads() {
+    let now = support::t0();
+    let mut conn = Connection::new(Role::Server, Config::default(), now);
+    let small = masked(&Frame::binary(vec![1u8; 16]));
+    let stream = small.repeat(20_000);
+    let mut at = 0;
+    let mut read = |conn: &mut Connection, most: usize| {
+        let mut room_len = 0;
+        conn.read_with(64 << 10, now, |room| {
+            room_len = room.len();
+            let n = room.len().min(most);
+            room[..n].copy_from_slice(&stream[at..at + n]);
+            at += n;
+            Ok::<usize, ()>(n)
+        })
+        .unwrap();
+        take_events(conn);
+        room_len
+    };
+    let filled: Vec<usize> = (0..7).map(|_| read(&mut conn, usize::MAX)).collect();
+    let k = 1024;
+    assert_eq!(
+        filled,
+        [4 * k, 8 * k, 16 * k, 32 * k, 64 * k, 64 * k, 64 * k]
+    );
+    // One small read (the end of a burst), then a full one: the room stays.
+    assert_eq!(read(&mut conn, 100), 64 * k);
+    assert_eq!(read(&mut conn, usize::MAX), 64 * k);
+    // A run of small reads: halved once per 16.
+    let run: Vec<usize> = (0..17).map(|_| read(&mut conn, 100)).collect();
+    assert!(run[..16].iter().all(|&r| r == 64 * k), "{run:?}");
+    assert_eq!(run[16], 32 * k);
+
+    // Inside a large payload: its rest (capped at 256 KiB), whatever the read size.
+    let big = masked(&Frame::binary(vec![2u8; 1 << 20]));
+    let mut conn = Connection::new(Role::Server, Config::default(), now);
+    let mut at = 0;
+    let (mut rooms, mut events) = (Vec::new(), Vec::new());
+    while at < big.len() {
+        conn.read_with(16 << 10, now, |room| {
+            rooms.push(room.len());
+            let n = room.len().min(big.len() - at);
+            room[..n].copy_from_slice(&big[at..at + n]);
+            at += n;
+            Ok::<usize, ()>(n)
+        })
+        .unwrap();
+        // Decoding is lazy: the header is read when events are asked for.
+        events.extend(take_events(&mut conn));
+    }
+    // 4 KiB before the header is known, then the rest in pieces of 256 KiB at most.
+    let q = 256 * k;
+    assert_eq!(rooms, [4 * k, q, q, q, big.len() - 4 * k - 3 * q]);
+    assert!(matches!(events.as_slice(), [Event::Message(_)]));
+}

@@ -11,11 +11,9 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use super::transport::{Runtime, Transport};
-use crate::{CloseCode, Connection, Error, Event, OutputBuffer};
-
-/// How many bytes a read asks the transport for at most, by default (the adapters'
-/// `read_size` option).
-pub const DEFAULT_READ_SIZE: usize = 16 * 1024;
+use crate::{
+    CloseCode, Connection, DEFAULT_READ_SIZE, DEFAULT_READ_SIZE_ZEROED, Error, Event, OutputBuffer,
+};
 
 /// Above this many bytes waiting to be written, `queue` waits for the peer to take
 /// some, and receiving writes before it returns the next event.
@@ -93,11 +91,16 @@ impl<T: Transport> std::fmt::Debug for Driver<T> {
 
 impl<T: Transport> Driver<T> {
     pub(crate) fn new(io: T, conn: Connection) -> Self {
+        let read_size = if io.reads_into_spare_capacity() {
+            DEFAULT_READ_SIZE
+        } else {
+            DEFAULT_READ_SIZE_ZEROED
+        };
         Self {
             io,
             conn,
             out: OutputBuffer::new(),
-            read_size: DEFAULT_READ_SIZE,
+            read_size,
             pending: None,
             transport_closed: false,
             read_eof: false,

@@ -79,7 +79,7 @@ mod split;
 mod tests;
 mod transport;
 
-pub use driver::DEFAULT_READ_SIZE;
+pub use crate::{DEFAULT_READ_SIZE, DEFAULT_READ_SIZE_ZEROED};
 pub use handshake::{AcceptOptions, accept, client, timeout};
 pub use socket::{Parts, WebSocket};
 pub use split::{WsReader, WsWriter};
