@@ -20,7 +20,9 @@ pub struct ConnectOptions {
     /// The connection: limits, keepalive, fragmentation, timers; `write_chunk_size` is
     /// the write buffer.
     pub config: Config,
-    /// The read buffer: how many bytes one read asks the transport for.
+    /// The read buffer: how many bytes one read asks the transport for (16 KiB by
+    /// default: `std::io::Read` wants zeroed room, so the room starts at 4 KiB and
+    /// grows up to this while reads fill it).
     pub read_size: usize,
     /// Where masking keys and the handshake nonce come from (the OCaml
     /// `random_string`); the OS CSPRNG by default.

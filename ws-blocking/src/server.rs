@@ -50,7 +50,9 @@ pub struct ServerOptions {
     /// `establish_standard_server` set the policy. `config.write_chunk_size` is the
     /// write buffer: how much is encoded and written at a time.
     pub config: Config,
-    /// The read buffer: how many bytes one read asks the transport for.
+    /// The read buffer: how many bytes one read asks the transport for (16 KiB by
+    /// default: `std::io::Read` wants zeroed room, so the room starts at 4 KiB and
+    /// grows up to this while reads fill it).
     pub read_size: usize,
     /// Bounds on the opening request.
     pub limits: HandshakeLimits,

@@ -20,7 +20,8 @@ pub struct ConnectOptions {
     /// The connection: limits, keepalive, fragmentation, timers; `write_chunk_size` is
     /// the write buffer.
     pub config: Config,
-    /// The read buffer: how many bytes one read asks the transport for.
+    /// The read buffer: how many bytes one read asks the transport for (64 KiB by
+    /// default: only reserved, the pages a read does not fill are never touched).
     pub read_size: usize,
     /// Where masking keys and the handshake nonce come from (the OCaml
     /// `random_string`); the OS CSPRNG by default.

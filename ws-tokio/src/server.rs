@@ -48,7 +48,8 @@ pub struct ServerOptions {
     /// `establish_standard_server` set the policy. `config.write_chunk_size` is the
     /// write buffer: how much is encoded and written at a time.
     pub config: Config,
-    /// The read buffer: how many bytes one read asks the transport for.
+    /// The read buffer: how many bytes one read asks the transport for (64 KiB by
+    /// default: only reserved, the pages a read does not fill are never touched).
     pub read_size: usize,
     /// Bounds on the opening request.
     pub limits: HandshakeLimits,
