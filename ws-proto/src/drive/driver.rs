@@ -66,7 +66,8 @@ pub(crate) struct Driver<T: Transport> {
     /// polled).
     timer: Option<<T::Runtime as Runtime>::Sleep>,
     timer_at: Option<Instant>,
-    /// When bytes last moved either way, and when to check whether the buffers can go.
+    /// When bytes last moved (reads are timed; writes are seen by the idle check
+    /// through `wrote`), and when to check whether the buffers can go.
     last_io: Instant,
     release_at: Option<Instant>,
     pub(crate) stop: Option<StopSignal>,
@@ -77,6 +78,8 @@ pub(crate) struct Driver<T: Transport> {
     pub(crate) progress: u64,
     /// Reads since the stop signal and the timer were last polled.
     reads_unchecked: u32,
+    /// Bytes were written since the idle check was last looked at.
+    wrote: bool,
 }
 
 impl<T: Transport> std::fmt::Debug for Driver<T> {
@@ -112,6 +115,7 @@ impl<T: Transport> Driver<T> {
             stopped: false,
             progress: 0,
             reads_unchecked: 0,
+            wrote: false,
         }
     }
 
@@ -280,6 +284,12 @@ impl<T: Transport> Driver<T> {
         self.timer_at = None;
         let now = now::<T>();
         if self.release_at.is_some_and(|at| now >= at) {
+            if self.wrote {
+                // Writes are not timed (a clock reading per write): one since the
+                // check was armed counts as bytes moving now.
+                self.wrote = false;
+                self.last_io = now;
+            }
             if now >= self.last_io + IDLE_RELEASE {
                 self.conn.release_buffers();
                 self.out.shrink();
@@ -349,14 +359,20 @@ impl<T: Transport> Driver<T> {
             let written = if self.io.is_write_vectored() {
                 let mut slices = [IoSlice::new(&[]); MAX_SLICES];
                 let n = self.out.io_slices(&mut slices);
-                ready!(self.io.poll_write_vectored(cx, &slices[..n]))
+                if n == 1 {
+                    // One contiguous slice (small frames are copied together): a
+                    // plain write, without the kernel importing a vector.
+                    ready!(self.io.poll_write(cx, &slices[0]))
+                } else {
+                    ready!(self.io.poll_write_vectored(cx, &slices[..n]))
+                }
             } else {
                 ready!(self.io.poll_write(cx, self.out.first_slice()))
             };
             match written {
                 Ok(0) => return Poll::Ready(self.write_failed(ErrorKind::WriteZero.into())),
                 Ok(n) => {
-                    self.last_io = now::<T>();
+                    self.wrote = true;
                     self.out.advance(n.min(self.out.len()));
                     self.progress += 1;
                 }
