@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use ws_blocking::{
-    Event, MaybeTlsStream, ServerOptions, StopHandle, WebSocket, establish_standard_server,
+    MaybeTlsStream, ServerOptions, StopHandle, WebSocket, establish_standard_server,
 };
 
 use ws_testkit::{Handler, Outcomes, RunningServer, ServerSetup, numbered_message};
@@ -42,16 +42,11 @@ fn start(setup: ServerSetup) -> RunningServer {
 /// how the connection ended.
 fn echo(mut ws: WebSocket<MaybeTlsStream>, outcomes: &Outcomes) {
     while let Ok(Some(event)) = ws.recv() {
-        let sent = match event {
-            Event::Message(message) => ws.send(message).inspect(|()| outcomes.count_sent()),
-            Event::Closed(reason) => {
-                outcomes.record(reason);
-                Ok(())
+        if let Some(message) = outcomes.echo_of(event) {
+            if ws.send(message).is_err() {
+                break;
             }
-            _ => Ok(()),
-        };
-        if sent.is_err() {
-            break;
+            outcomes.count_sent();
         }
     }
 }

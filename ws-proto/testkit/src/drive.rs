@@ -25,16 +25,11 @@ pub async fn handle<T: Transport>(ws: WebSocket<T>, handler: Handler, outcomes: 
 /// how the connection ended.
 async fn echo<T: Transport>(mut ws: WebSocket<T>, outcomes: &Outcomes) {
     while let Ok(Some(event)) = ws.recv().await {
-        let sent = match event {
-            Event::Message(message) => ws.send(message).await.inspect(|()| outcomes.count_sent()),
-            Event::Closed(reason) => {
-                outcomes.record(reason);
-                Ok(())
+        if let Some(message) = outcomes.echo_of(event) {
+            if ws.send(message).await.is_err() {
+                break;
             }
-            _ => Ok(()),
-        };
-        if sent.is_err() {
-            break;
+            outcomes.count_sent();
         }
     }
 }

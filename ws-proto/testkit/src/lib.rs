@@ -82,7 +82,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use ws_proto::{CloseReason, KeepAlive};
+use ws_proto::{CloseReason, Event, KeepAlive, Message};
 
 /// What a case asks of the server it starts. Everything else is the adapter's default.
 #[derive(Debug, Clone)]
@@ -151,6 +151,20 @@ impl Outcomes {
         self.0.sent.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// What an echo handler answers `event` with: a message is echoed; the end of the
+    /// connection is recorded here. Every adapter's echo loop is `recv`, this, `send`
+    /// (then [`count_sent`](Self::count_sent)), on its own runtime.
+    pub fn echo_of(&self, event: Event) -> Option<Message> {
+        match event {
+            Event::Message(message) => Some(message),
+            Event::Closed(reason) => {
+                self.record(reason);
+                None
+            }
+            _ => None,
+        }
+    }
+
     /// How many sends returned `Ok` so far, over all connections.
     pub fn sent(&self) -> usize {
         self.0.sent.load(Ordering::SeqCst)
@@ -217,11 +231,11 @@ pub const NUMBERED_MESSAGE_SIZE: usize = 1024;
 /// Message `n` of a [`Handler::Stream`] server: [`NUMBERED_MESSAGE_SIZE`] bytes of
 /// binary, starting with `n` as 8 little-endian bytes, then a filler that depends on
 /// `n`, so that a message cut short or taken from elsewhere in the stream shows.
-pub fn numbered_message(n: usize) -> ws_proto::Message {
+pub fn numbered_message(n: usize) -> Message {
     let mut data = Vec::with_capacity(NUMBERED_MESSAGE_SIZE);
     data.extend_from_slice(&(n as u64).to_le_bytes());
     data.extend((8..NUMBERED_MESSAGE_SIZE).map(|i| (i ^ n) as u8));
-    ws_proto::Message::from(data)
+    Message::from(data)
 }
 
 /// A server the adapter started for one case.
