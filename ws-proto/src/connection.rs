@@ -41,11 +41,13 @@ use crate::error::{ProtocolError, UsageError};
 use crate::event::{CloseReason, Event, Message};
 use crate::frame::{Frame, Header, OpCode};
 use crate::mask::apply_mask;
+use crate::output::{OutputBuffer, Sink};
+use crate::utf8::{Utf8Bytes, Utf8Validator};
 
 /// How many bytes a read asks the transport for at most, by default (the adapters'
 /// `read_size` option), outside a frame whose payload is still arriving, when the
 /// transport reads into the buffer's spare capacity (tokio's streams): a 64 KiB message
-/// then arrives in one read rather than four. The memory is only reserved: pages a
+/// then arrives in one read rather than three. The memory is only reserved: pages a
 /// read does not fill are never touched, and an idle connection gives it back.
 pub const DEFAULT_READ_SIZE: usize = 64 * 1024;
 
@@ -57,8 +59,6 @@ pub const DEFAULT_READ_SIZE_ZEROED: usize = 16 * 1024;
 /// The least room [`Connection::read_with`] zeroes for a read: it starts there and
 /// grows while reads fill it.
 const MIN_READ_ROOM: usize = 4096;
-use crate::output::{OutputBuffer, Sink};
-use crate::utf8::{Utf8Bytes, Utf8Validator};
 
 /// Which end of the connection this is. It decides masking (RFC 6455 §5.1) and who
 /// closes the transport first (§7.1.1).
@@ -154,8 +154,9 @@ pub struct Connection {
     /// How many bytes of that payload are already unmasked and validated.
     seen: usize,
     /// The room `read_with` zeroes for the next read outside a large payload: doubled
-    /// (up to the read size) when a read fills it, halved when one fills under a
-    /// quarter, so a connection of small messages does not zero 64 KiB for each.
+    /// (up to the read size) when a read fills it, halved after a run of reads that
+    /// fill under a quarter, so a connection of small messages does not zero the whole
+    /// read size for each.
     read_room: usize,
     /// Reads in a row that brought under a quarter of that room.
     small_reads: u8,
@@ -382,13 +383,13 @@ impl Connection {
     /// transport, "not ready" carried in `E`) leaves the buffer as it was.
     ///
     /// The room is zeroed before every read, so it is sized to what the reads bring.
-    /// Between frames it starts at 4 KiB, doubles up to `read_size` while reads fill
-    /// it and halves after 16 reads in a row that brought under a quarter of it, so a
-    /// connection of small messages does not zero the whole read size for each. Inside a frame whose payload is still
-    /// arriving it is the rest of that payload (up to 256 KiB at a time: larger room
-    /// would mostly zero bytes a loopback read does not fill, while 64 KiB took four
-    /// times the reads of tungstenite per 1 MiB message, BENCHMARKS.md), plus 4 KiB
-    /// for what follows it, rather than the full read size for a tail of a few bytes.
+    /// It starts at 4 KiB, doubles up to `read_size` while reads fill it, and halves
+    /// after 16 reads in a row that brought under a quarter of it, so a connection of
+    /// small messages does not zero the whole read size for each. Inside a frame whose
+    /// payload is still arriving it is at least the rest of that payload, up to 256 KiB
+    /// at a time (larger room would mostly zero bytes a loopback read does not fill,
+    /// while 64 KiB took four times the reads of tungstenite per 1 MiB message:
+    /// BENCHMARKS.md).
     pub fn read_with<E>(
         &mut self,
         read_size: usize,
@@ -410,20 +411,22 @@ impl Connection {
             Err(_) => 0,
         };
         self.rbuf.truncate(start + n);
-        if room == adaptive && n >= room {
-            self.read_room = (room * 2).clamp(MIN_READ_ROOM, read_size.max(MIN_READ_ROOM));
-            self.small_reads = 0;
-        } else if room == adaptive && n > 0 && n < room / 4 {
-            // Only a run of them: the last read of a burst is small too.
-            self.small_reads += 1;
+        if n > 0 {
+            // Only the adaptive room learns from a read, and it halves only after a
+            // run of small ones: the last read of a burst is small too.
+            let adapting = room == adaptive;
+            if adapting && n >= room {
+                self.read_room = (room * 2).clamp(MIN_READ_ROOM, read_size.max(MIN_READ_ROOM));
+            }
+            self.small_reads = if adapting && n < room / 4 {
+                self.small_reads + 1
+            } else {
+                0
+            };
             if self.small_reads == 16 {
                 self.read_room = (room / 2).max(MIN_READ_ROOM);
                 self.small_reads = 0;
             }
-        } else if n > 0 {
-            self.small_reads = 0;
-        }
-        if n > 0 {
             self.handle_read(now);
         }
         result.map(|_| n)

@@ -66,7 +66,8 @@ impl<T: Transport> WebSocket<T> {
         }
     }
 
-    /// Sets how many bytes one read asks the transport for (by default 64 KiB when the transport reads into spare capacity, 16 KiB when it wants zeroed room).
+    /// Sets how many bytes one read asks the transport for (by default 64 KiB when the
+    /// transport reads into spare capacity, 16 KiB when it wants zeroed room).
     pub fn set_read_size(&mut self, bytes: usize) {
         self.driver.read_size = bytes.max(1);
     }
