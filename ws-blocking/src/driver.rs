@@ -302,49 +302,55 @@ impl<S: Transport> Output<S> {
         Ok(wrote)
     }
 
-    /// The reader half's flush: like [`flush_machine`](Self::flush_machine), but a
-    /// write the peer does not take within [`READER_WRITE_WAIT`] is left for later
-    /// (false): the reader must go back to reading, or a peer that waits for us to
-    /// read before it reads again (an echo server under a large send) would wait for
-    /// ever while we wait for it. The wait is set only for this write; every write
-    /// happens under the write lock, so the writer half never sees it.
-    pub(crate) fn flush_machine_for_reader(&mut self, m: &mut Machine) -> Result<bool, Error> {
-        if m.transport_closed
-            || (self.out.is_empty() && m.conn.poll_transmit_into(&mut self.out) == 0)
-        {
-            return Ok(true);
-        }
-        let _ = self.io.set_write_timeout(Some(READER_WRITE_WAIT));
-        let result = self.write_from(|out| m.conn.poll_transmit_into(out));
-        let _ = self.io.set_write_timeout(None);
-        match result {
-            Ok(_) => {
-                m.last_io = Instant::now();
-                Ok(true)
-            }
-            Err(e) if is_timeout(&e) => Ok(false),
-            Err(e) => {
-                self.out.clear();
-                m.write_failed(e).map(|()| true)
-            }
-        }
+    /// Writes everything the connection has to send, waiting as long as the peer
+    /// takes.
+    pub(crate) fn flush_machine(&mut self, m: &mut Machine) -> Result<(), Error> {
+        self.flush_machine_within(m, None).map(|_| ())
     }
 
-    pub(crate) fn flush_machine(&mut self, m: &mut Machine) -> Result<(), Error> {
+    /// The reader half's flush: a write the peer does not take within
+    /// [`READER_WRITE_WAIT`] is left for later (false). The reader must go back to
+    /// reading, or a peer that waits for us to read before it reads again (an echo
+    /// server under a large send) would wait for ever while we wait for it.
+    pub(crate) fn flush_machine_for_reader(&mut self, m: &mut Machine) -> Result<bool, Error> {
+        self.flush_machine_within(m, Some(READER_WRITE_WAIT))
+    }
+
+    /// Writes what the connection has to send, giving up after `wait` (when set)
+    /// without the peer taking a write: false then, and what is unwritten stays. The
+    /// wait is set only around these writes; every write happens under the write
+    /// lock, so the other half never sees it.
+    fn flush_machine_within(
+        &mut self,
+        m: &mut Machine,
+        wait: Option<Duration>,
+    ) -> Result<bool, Error> {
         m.check_stop();
         if m.transport_closed {
-            return Ok(());
+            return Ok(true);
         }
-        match self.write_from(|out| m.conn.poll_transmit_into(out)) {
+        if let Some(wait) = wait {
+            if self.out.is_empty() && m.conn.poll_transmit_into(&mut self.out) == 0 {
+                // Nothing to write: spare the two timeout calls.
+                return Ok(true);
+            }
+            let _ = self.io.set_write_timeout(Some(wait));
+        }
+        let result = self.write_from(|out| m.conn.poll_transmit_into(out));
+        if wait.is_some() {
+            let _ = self.io.set_write_timeout(None);
+        }
+        match result {
             Ok(wrote) => {
                 if wrote {
                     m.last_io = Instant::now();
                 }
-                Ok(())
+                Ok(true)
             }
+            Err(e) if wait.is_some() && is_timeout(&e) => Ok(false),
             Err(e) => {
                 self.out.clear();
-                m.write_failed(e)
+                m.write_failed(e).map(|()| true)
             }
         }
     }
