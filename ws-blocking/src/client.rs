@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ws_proto::handshake::{ClientHandshake, ClientOptions, Target};
-use ws_proto::{Config, Connection, Entropy, OsEntropy, Role};
+use ws_proto::{Config, Connection, DEFAULT_READ_SIZE_ZEROED, Entropy, OsEntropy, Role};
 
 use crate::Error;
-use crate::driver::{DEFAULT_READ_SIZE, is_timeout};
+use crate::driver::is_timeout;
 use crate::socket::{Parts, WebSocket};
 use crate::transport::{MaybeTlsStream, Transport};
 
@@ -40,7 +40,7 @@ impl Default for ConnectOptions {
         Self {
             handshake: ClientOptions::default(),
             config: Config::default(),
-            read_size: DEFAULT_READ_SIZE,
+            read_size: DEFAULT_READ_SIZE_ZEROED,
             entropy: Box::new(OsEntropy::new()),
             timeout: Duration::from_secs(30),
             #[cfg(feature = "rustls")]

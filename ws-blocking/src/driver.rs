@@ -11,14 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ws_proto::{CloseCode, Connection, Event, OutputBuffer};
+use ws_proto::{CloseCode, Connection, DEFAULT_READ_SIZE_ZEROED, Event, OutputBuffer};
 
 use crate::Error;
 use crate::transport::Transport;
-
-/// How many bytes a read asks the transport for at most, by default: `std::io::Read`
-/// wants initialised room, zeroed before each read.
-pub(crate) use ws_proto::DEFAULT_READ_SIZE_ZEROED as DEFAULT_READ_SIZE;
 
 /// How long the reader half of a split socket waits for the peer to take a write
 /// before it leaves the rest to the writer half (or its next turn) and reads.
@@ -97,7 +93,7 @@ impl Machine {
             release_at: None,
             stop: None,
             stopped: false,
-            read_size: DEFAULT_READ_SIZE,
+            read_size: DEFAULT_READ_SIZE_ZEROED,
         }
     }
 

@@ -12,10 +12,12 @@ use http::HeaderMap;
 use ws_proto::handshake::{
     CheckRequest, SelectSubprotocol, ServerHandshake, check_origin_with_host,
 };
-use ws_proto::{Config, Connection, HandshakeLimits, Policy, RequestError, Role};
+use ws_proto::{
+    Config, Connection, DEFAULT_READ_SIZE_ZEROED, HandshakeLimits, Policy, RequestError, Role,
+};
 
 use crate::Error;
-use crate::driver::{DEFAULT_READ_SIZE, is_timeout};
+use crate::driver::is_timeout;
 use crate::socket::{Parts, WebSocket};
 use crate::transport::{MaybeTlsStream, Transport};
 
@@ -86,7 +88,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             config: Config::default(),
-            read_size: DEFAULT_READ_SIZE,
+            read_size: DEFAULT_READ_SIZE_ZEROED,
             limits: HandshakeLimits::default(),
             handshake_timeout: Duration::from_secs(10),
             check_request: Arc::new(check_origin_with_host),
