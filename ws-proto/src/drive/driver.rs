@@ -7,7 +7,9 @@
 use std::future::Future;
 use std::io::{self, ErrorKind, IoSlice};
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker, ready};
 use std::time::{Duration, Instant};
 
 use super::transport::{Runtime, Transport};
@@ -36,6 +38,34 @@ const MAX_SLICES: usize = 32;
 
 /// A future that completes when a server stops (see `WebSocket::set_stop_signal`).
 pub(crate) type StopSignal = Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
+
+/// The waker the stop signal and the timer are polled with: it notes that one of them
+/// fired before it wakes the task.
+///
+/// A connection waiting for its next message would otherwise poll both again every
+/// time its read comes up empty, once per message, only to register the waker they
+/// already hold. With this, a wait whose stop and timer are registered for the same
+/// task, silent since, and set early enough, costs an atomic load.
+#[derive(Debug, Default)]
+struct Alarm {
+    rung: AtomicBool,
+    /// The task to wake.
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for Alarm {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.rung.store(true, Ordering::Release);
+        let task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(task) = &*task {
+            task.wake_by_ref();
+        }
+    }
+}
 
 /// The clock of `T`'s runtime.
 fn now<T: Transport>() -> Instant {
@@ -70,7 +100,7 @@ pub(crate) struct Driver<T: Transport> {
     /// through `wrote`), and when to check whether the buffers can go.
     last_io: Instant,
     release_at: Option<Instant>,
-    pub(crate) stop: Option<StopSignal>,
+    stop: Option<StopSignal>,
     /// The stop signal fired and started the closing handshake.
     pub(crate) stopped: bool,
     /// Bumped whenever bytes move or input is fed: a split half that sees it change
@@ -80,6 +110,14 @@ pub(crate) struct Driver<T: Transport> {
     reads_unchecked: u32,
     /// Bytes were written since the idle check was last looked at.
     wrote: bool,
+    alarm: Arc<Alarm>,
+    /// `alarm` as a waker, and the task waker it wakes (a copy, to compare without
+    /// locking).
+    alarm_waker: Waker,
+    alarm_task: Option<Waker>,
+    /// The stop signal and the timer were last polled with `alarm_waker`, and neither
+    /// was ready.
+    armed: bool,
 }
 
 impl<T: Transport> std::fmt::Debug for Driver<T> {
@@ -99,7 +137,12 @@ impl<T: Transport> Driver<T> {
         } else {
             DEFAULT_READ_SIZE_ZEROED
         };
+        let alarm = Arc::new(Alarm::default());
         Self {
+            alarm_waker: Waker::from(alarm.clone()),
+            alarm,
+            alarm_task: None,
+            armed: false,
             io,
             conn,
             out: OutputBuffer::new(),
@@ -176,12 +219,13 @@ impl<T: Transport> Driver<T> {
     /// The read comes first: the stop signal and the timer are polled (which is what
     /// registers their wakers) when the read has nothing and the task is about to wait,
     /// and every [`CHECK_EVERY`] reads in between, so a peer that never lets the input
-    /// run dry still meets its deadlines and the stop. A connection busy with one
-    /// message at a time thus polls them once per message rather than at every turn.
+    /// run dry still meets its deadlines and the stop. Once registered, they are only
+    /// polled again when one fired, another task polls, or a deadline comes sooner
+    /// (see [`Alarm`]).
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.reads_unchecked >= CHECK_EVERY {
             self.reads_unchecked = 0;
-            if self.poll_stop(cx) || self.poll_timers(cx) {
+            if self.poll_wakeups(cx) {
                 return Poll::Ready(Ok(()));
             }
         }
@@ -194,10 +238,43 @@ impl<T: Transport> Driver<T> {
         // Nothing to read (or the read side is over, and only writing, registered by
         // the flush, or the timer can move us on): register the other wake-ups.
         self.reads_unchecked = 0;
-        if self.poll_stop(cx) || self.poll_timers(cx) {
+        if self.poll_wakeups(cx) {
             return Poll::Ready(Ok(()));
         }
         Poll::Pending
+    }
+
+    /// Polls the stop signal and the timer, through the alarm, unless they are already
+    /// registered to wake this task and have not fired; true when one fired.
+    fn poll_wakeups(&mut self, cx: &mut Context<'_>) -> bool {
+        let deadline = self.next_deadline();
+        let same_task = self
+            .alarm_task
+            .as_ref()
+            .is_some_and(|task| task.will_wake(cx.waker()));
+        if self.armed
+            && same_task
+            && !self.alarm.rung.load(Ordering::Acquire)
+            && deadline.is_none_or(|at| self.timer_at.is_some_and(|set| set <= at))
+        {
+            return false;
+        }
+        // Cleared before polling, so that a wake-up during the polls is not lost.
+        self.alarm.rung.store(false, Ordering::Release);
+        if !same_task {
+            let task = cx.waker().clone();
+            *self
+                .alarm
+                .task
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(task.clone());
+            self.alarm_task = Some(task);
+        }
+        let waker = self.alarm_waker.clone();
+        let mut alarm = Context::from_waker(&waker);
+        let fired = self.poll_stop(&mut alarm) || self.poll_timers(deadline, &mut alarm);
+        self.armed = !fired;
+        fired
     }
 
     /// One read into the connection's buffer, fed to the connection.
@@ -251,29 +328,42 @@ impl<T: Transport> Driver<T> {
         Poll::Ready(Ok(()))
     }
 
-    /// Runs the connection's timers and the release of idle buffers on one timer;
-    /// true when one fired.
-    ///
-    /// The idle check is armed once per idle period and re-armed from the last read
-    /// when it fires early, rather than moved on every read.
-    fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
+    /// The first of the connection's deadlines and the idle check, arming the idle
+    /// check when the connection holds buffers.
+    fn next_deadline(&mut self) -> Option<Instant> {
         if self.release_at.is_none() && (self.conn.buffer_capacity() > 0 || self.out.capacity() > 0)
         {
             self.release_at = Some(self.last_io + IDLE_RELEASE);
         }
-        let deadline = match (self.conn.poll_timeout(), self.release_at) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => match a.or(b) {
-                Some(at) => at,
-                None => return false,
-            },
+        match (self.conn.poll_timeout(), self.release_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs the connection's timers and the release of idle buffers on one timer, set
+    /// for `deadline`; true when it fired.
+    ///
+    /// A timer set earlier than the deadline is left alone: it fires early, harmlessly,
+    /// and is set again then. So a deadline that moves with every message (the
+    /// keepalive's, from the last input) does not reset the timer every message, and
+    /// neither does the idle check, which is armed once per idle period and re-armed
+    /// from the last read when it fires early.
+    fn poll_timers(&mut self, deadline: Option<Instant>, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = deadline else {
+            return false;
         };
         match &mut self.timer {
-            Some(_) if self.timer_at == Some(deadline) => {}
-            Some(timer) => T::Runtime::reset(timer, deadline),
-            None => self.timer = Some(T::Runtime::sleep_until(deadline)),
+            Some(_) if self.timer_at.is_some_and(|at| at <= deadline) => {}
+            Some(timer) => {
+                T::Runtime::reset(timer, deadline);
+                self.timer_at = Some(deadline);
+            }
+            None => {
+                self.timer = Some(T::Runtime::sleep_until(deadline));
+                self.timer_at = Some(deadline);
+            }
         }
-        self.timer_at = Some(deadline);
         let Some(timer) = &mut self.timer else {
             return false;
         };
@@ -317,6 +407,12 @@ impl<T: Transport> Driver<T> {
         self.out.len() + self.conn.buffered_amount()
     }
 
+    /// Replaces the stop signal; the new one is polled at the next look.
+    pub(crate) fn set_stop(&mut self, stop: StopSignal) {
+        self.stop = Some(stop);
+        self.armed = false;
+    }
+
     /// Starts the closing handshake with 1001 (Going Away) once the server's stop
     /// signal fires; true when it just did.
     ///
@@ -339,9 +435,10 @@ impl<T: Transport> Driver<T> {
     }
 
     /// Writes everything the connection has to send: the write side of `send`, `flush`
-    /// and the `Sink`, which is where a handler that only sends sees a stop.
+    /// and the `Sink`, which is where a handler that only sends sees a stop (and its
+    /// timers fire).
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.poll_stop(cx);
+        self.poll_wakeups(cx);
         self.poll_write(cx)
     }
 

@@ -79,7 +79,7 @@ impl<T: Transport> WebSocket<T> {
     /// before it returns, so that a handler that ends on the error leaves nothing
     /// unsent. The servers' accept loops set it, to stop their connections.
     pub fn set_stop_signal(&mut self, stop: impl Future<Output = ()> + Send + Sync + 'static) {
-        self.driver.stop = Some(Box::pin(stop));
+        self.driver.set_stop(Box::pin(stop));
     }
 
     /// Sets the peer's address that [`peer_addr`](Self::peer_addr) answers.

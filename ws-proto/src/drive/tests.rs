@@ -6,7 +6,9 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -20,9 +22,13 @@ use crate::{DEFAULT_READ_SIZE, DEFAULT_READ_SIZE_ZEROED};
 
 thread_local! {
     static CLOCK: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// The timers polled while not yet due, and whom to wake when they are.
+    static TIMERS: RefCell<Vec<(Instant, Waker)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A clock that stands still until [`advance`] moves it; a timer is due once it has.
+/// A clock that stands still until [`advance`] moves it; a timer is due once it has,
+/// and wakes the task that polled it then, as a runtime's timers do (the drive loop
+/// does not poll a timer again until it has woken it).
 struct Manual;
 
 impl Runtime for Manual {
@@ -40,10 +46,11 @@ impl Runtime for Manual {
         *sleep = at;
     }
 
-    fn poll_sleep(sleep: &mut Instant, _cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_sleep(sleep: &mut Instant, cx: &mut Context<'_>) -> Poll<()> {
         if Self::now() >= *sleep {
             Poll::Ready(())
         } else {
+            TIMERS.with(|t| t.borrow_mut().push((*sleep, cx.waker().clone())));
             Poll::Pending
         }
     }
@@ -59,6 +66,16 @@ fn start_clock() -> Instant {
 
 fn advance(by: Duration) {
     CLOCK.with(|c| c.set(c.get().map(|t| t + by)));
+    let now = Manual::now();
+    let due: Vec<Waker> = TIMERS.with(|t| {
+        let mut timers = t.borrow_mut();
+        let (due, later) = timers.drain(..).partition(|(at, _)| *at <= now);
+        *timers = later;
+        due.into_iter().map(|(_, waker)| waker).collect()
+    });
+    for waker in due {
+        waker.wake();
+    }
 }
 
 /// Both directions of the in-memory wire, as the transport sees them.
@@ -158,9 +175,24 @@ impl Transport for Mock {
     }
 }
 
-/// Polls `future` once, with a waker that does nothing: the test moves the world.
+/// The test's one task: it counts its wake-ups, and the test moves the world.
+#[derive(Default)]
+struct Task(AtomicUsize);
+
+impl Wake for Task {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+thread_local! {
+    static TASK: Waker = Waker::from(Arc::new(Task::default()));
+}
+
+/// Polls `future` once, as the same task every time (as a runtime would poll one
+/// connection's task).
 fn poll_once<F: Future>(future: F) -> Poll<F::Output> {
-    pin!(future).poll(&mut Context::from_waker(Waker::noop()))
+    TASK.with(|task| pin!(future).poll(&mut Context::from_waker(task)))
 }
 
 /// A server socket over a fresh wire, and the client machine that talks to it.
@@ -311,6 +343,131 @@ fn a_connection_that_hears_from_its_peer_keeps_a_full_read_buffer() {
             assert_eq!(ws.connection().buffer_capacity(), 0, "released when idle");
         }
     }
+}
+
+/// A stop signal the test fires, waking whoever polled it last.
+#[derive(Default)]
+struct Stop(std::sync::Mutex<(bool, Option<Waker>)>);
+
+impl Stop {
+    fn fire(&self) {
+        let mut state = self.0.lock().unwrap();
+        state.0 = true;
+        if let Some(waker) = state.1.take() {
+            waker.wake();
+        }
+    }
+
+    fn signal(self: &Arc<Self>) -> impl Future<Output = ()> + Send + Sync + 'static {
+        let stop = self.clone();
+        std::future::poll_fn(move |cx| {
+            let mut state = stop.0.lock().unwrap();
+            if state.0 {
+                return Poll::Ready(());
+            }
+            state.1 = Some(cx.waker().clone());
+            Poll::Pending
+        })
+    }
+}
+
+/// Whether `events` end with the peer's Close carrying `code`.
+fn closed_with(events: &[Event], code: crate::CloseCode) -> bool {
+    matches!(
+        events.last(),
+        Some(Event::Closed(crate::CloseReason::Handshake { peer: Some(frame), .. }))
+            if frame.code == code
+    )
+}
+
+#[test]
+fn a_stop_that_fires_while_the_connection_waits_is_heard() {
+    // The wait registers the stop signal once; the loop must still hear it fire,
+    // although it does not poll a registered, silent signal again at each wait.
+    let (mut ws, wire, mut client) = pair(true);
+    let stop = Arc::new(Stop::default());
+    ws.set_stop_signal(stop.signal());
+    client.send("hello").unwrap();
+    transmit(&mut client, &wire);
+    assert!(matches!(poll_once(ws.recv()), Poll::Ready(Ok(Some(_)))));
+    for _ in 0..3 {
+        assert!(poll_once(ws.recv()).is_pending());
+    }
+    assert!(received(&mut client, &wire).is_empty(), "no Close yet");
+    stop.fire();
+    assert!(poll_once(ws.recv()).is_pending());
+    assert!(
+        closed_with(&received(&mut client, &wire), crate::CloseCode::GOING_AWAY),
+        "the stop sent a Close with 1001"
+    );
+}
+
+#[test]
+fn a_stop_signal_set_after_the_connection_waited_is_heard() {
+    // A connection that already waited has its wake-ups registered; a stop signal
+    // set then has never been polled, and must be.
+    let (mut ws, wire, mut client) = pair(false);
+    assert!(poll_once(ws.recv()).is_pending());
+    assert!(poll_once(ws.recv()).is_pending());
+    ws.set_stop_signal(std::future::ready(()));
+    assert!(poll_once(ws.recv()).is_pending());
+    assert!(
+        closed_with(&received(&mut client, &wire), crate::CloseCode::GOING_AWAY),
+        "the stop sent a Close with 1001"
+    );
+}
+
+#[test]
+fn the_keepalive_pings_once_the_peer_goes_quiet_and_not_before() {
+    // The keepalive's deadline moves with every message; the timer is not moved with
+    // it, but fires at the old deadline and is set again then. Neither may make a
+    // ping early, nor lose the one that is due.
+    let now = start_clock();
+    let wire = Rc::new(RefCell::new(Wire::default()));
+    let io = Mock {
+        wire: wire.clone(),
+        spare: true,
+    };
+    let config = Config {
+        keepalive: Some(crate::KeepAlive {
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(10),
+        }),
+        ..Config::default()
+    };
+    let conn = Connection::new(Role::Server, config, now);
+    let mut ws: WebSocket<Mock> = WebSocket::from_parts(io, conn, &[], Parts::default());
+    let mut client = Connection::with_entropy(
+        Role::Client,
+        Config::default(),
+        now,
+        Box::new(SeededEntropy::new(7)),
+    );
+    assert!(poll_once(ws.recv()).is_pending());
+    // A message every 4 s for 24 s: past the first deadline, never 10 s of silence.
+    for round in 0..6 {
+        advance(Duration::from_secs(4));
+        client.send(format!("message {round}")).unwrap();
+        transmit(&mut client, &wire);
+        assert!(matches!(poll_once(ws.recv()), Poll::Ready(Ok(Some(_)))));
+        assert!(poll_once(ws.recv()).is_pending());
+        assert!(
+            received(&mut client, &wire).is_empty(),
+            "round {round}: no ping while the peer talks"
+        );
+    }
+    advance(Duration::from_secs(9));
+    assert!(poll_once(ws.recv()).is_pending());
+    assert!(
+        received(&mut client, &wire).is_empty(),
+        "9 s quiet: no ping"
+    );
+    advance(Duration::from_secs(1));
+    assert!(poll_once(ws.recv()).is_pending());
+    assert!(
+        matches!(&received(&mut client, &wire)[..], [Event::Ping(_)]),
+        "10 s quiet: a ping"
+    );
 }
 
 #[test]
