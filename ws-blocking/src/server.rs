@@ -77,6 +77,12 @@ pub struct ServerOptions {
     pub stop_grace: Duration,
     /// At most this many connections (threads) at once; one more is answered
     /// 503 Service Unavailable. 1024 by default.
+    ///
+    /// Each connection holds two file descriptors: the server keeps a second handle on
+    /// every socket so that it can shut down, after `stop_grace`, a connection whose
+    /// thread is blocked in a write or busy elsewhere. Allow the process twice this
+    /// many descriptors and a few more (`ulimit -n`); past its limit, `accept` fails,
+    /// `on_error` hears of it, and new clients wait in the listen backlog.
     pub max_connections: usize,
     /// Serve `wss://`: every accepted connection starts with a TLS handshake (within
     /// the handshake timeout). See [`server_config_from_pem`](crate::tls::server_config_from_pem).
