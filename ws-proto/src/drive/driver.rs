@@ -111,9 +111,7 @@ pub(crate) struct Driver<T: Transport> {
     /// Bytes were written since the idle check was last looked at.
     wrote: bool,
     alarm: Arc<Alarm>,
-    /// `alarm` as a waker, and the task waker it wakes (a copy, to compare without
-    /// locking).
-    alarm_waker: Waker,
+    /// The task waker the alarm wakes (a copy, to compare without locking).
     alarm_task: Option<Waker>,
     /// The stop signal and the timer were last polled with `alarm_waker`, and neither
     /// was ready.
@@ -137,10 +135,8 @@ impl<T: Transport> Driver<T> {
         } else {
             DEFAULT_READ_SIZE_ZEROED
         };
-        let alarm = Arc::new(Alarm::default());
         Self {
-            alarm_waker: Waker::from(alarm.clone()),
-            alarm,
+            alarm: Arc::default(),
             alarm_task: None,
             armed: false,
             io,
@@ -270,7 +266,7 @@ impl<T: Transport> Driver<T> {
                 .unwrap_or_else(PoisonError::into_inner) = Some(task.clone());
             self.alarm_task = Some(task);
         }
-        let waker = self.alarm_waker.clone();
+        let waker = Waker::from(self.alarm.clone());
         let mut alarm = Context::from_waker(&waker);
         let fired = self.poll_stop(&mut alarm) || self.poll_timers(deadline, &mut alarm);
         self.armed = !fired;
@@ -351,6 +347,10 @@ impl<T: Transport> Driver<T> {
     /// from the last read when it fires early.
     fn poll_timers(&mut self, deadline: Option<Instant>, cx: &mut Context<'_>) -> bool {
         let Some(deadline) = deadline else {
+            // Whatever the timer is still set for is not relied on: it is reset and
+            // polled before a deadline comes to depend on it (a timer that fires
+            // meanwhile rings the alarm once, and not again).
+            self.timer_at = None;
             return false;
         };
         match &mut self.timer {
@@ -435,10 +435,19 @@ impl<T: Transport> Driver<T> {
     }
 
     /// Writes everything the connection has to send: the write side of `send`, `flush`
-    /// and the `Sink`, which is where a handler that only sends sees a stop (and its
-    /// timers fire).
+    /// and the `Sink`, which is where a handler that only sends sees a stop and its
+    /// timers fire. A peer that stopped reading cannot hold it for ever once the
+    /// conversation is closing: when the close timeout gives up on the peer, the
+    /// unwritten bytes are dropped and the transport closed, as `poll_recv` does.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.poll_wakeups(cx);
+        // A timer that fired is set for the next deadline (each firing moves the
+        // connection on, so this ends: a close timer armed now fires at once and sets
+        // its real deadline).
+        while self.poll_wakeups(cx) {}
+        if self.conn.should_abort_transport() {
+            self.out.clear();
+            return self.poll_shutdown(cx);
+        }
         self.poll_write(cx)
     }
 

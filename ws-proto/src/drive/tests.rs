@@ -22,35 +22,58 @@ use crate::{DEFAULT_READ_SIZE, DEFAULT_READ_SIZE_ZEROED};
 
 thread_local! {
     static CLOCK: Cell<Option<Instant>> = const { Cell::new(None) };
-    /// The timers polled while not yet due, and whom to wake when they are.
-    static TIMERS: RefCell<Vec<(Instant, Waker)>> = const { RefCell::new(Vec::new()) };
+    /// The timers polled while not yet due (by name), and whom to wake when they are.
+    static TIMERS: RefCell<Vec<(u64, Instant, Waker)>> = const { RefCell::new(Vec::new()) };
+    static NEXT_TIMER: Cell<u64> = const { Cell::new(0) };
+    /// How many times a timer was set again.
+    static RESETS: Cell<usize> = const { Cell::new(0) };
 }
 
 /// A clock that stands still until [`advance`] moves it; a timer is due once it has,
-/// and wakes the task that polled it then, as a runtime's timers do (the drive loop
-/// does not poll a timer again until it has woken it).
+/// and wakes the task that polled it last then, as a runtime's timers do (the drive
+/// loop does not poll a registered timer again until it has woken it).
 struct Manual;
 
+/// A test timer: its name (for its registration) and the instant it is set for.
+struct ManualSleep {
+    id: u64,
+    at: Instant,
+}
+
+impl ManualSleep {
+    /// Drops the timer's registration: a timer wakes only the task of its last poll.
+    fn unregister(&self) {
+        TIMERS.with(|t| t.borrow_mut().retain(|(id, _, _)| *id != self.id));
+    }
+}
+
 impl Runtime for Manual {
-    type Sleep = Instant;
+    type Sleep = ManualSleep;
 
     fn now() -> Instant {
         CLOCK.with(|c| c.get().expect("the test clock is set"))
     }
 
-    fn sleep_until(at: Instant) -> Instant {
-        at
+    fn sleep_until(at: Instant) -> ManualSleep {
+        let id = NEXT_TIMER.with(|n| n.replace(n.get() + 1));
+        ManualSleep { id, at }
     }
 
-    fn reset(sleep: &mut Instant, at: Instant) {
-        *sleep = at;
+    fn reset(sleep: &mut ManualSleep, at: Instant) {
+        RESETS.with(|r| r.set(r.get() + 1));
+        sleep.unregister();
+        sleep.at = at;
     }
 
-    fn poll_sleep(sleep: &mut Instant, cx: &mut Context<'_>) -> Poll<()> {
-        if Self::now() >= *sleep {
+    fn poll_sleep(sleep: &mut ManualSleep, cx: &mut Context<'_>) -> Poll<()> {
+        sleep.unregister();
+        if Self::now() >= sleep.at {
             Poll::Ready(())
         } else {
-            TIMERS.with(|t| t.borrow_mut().push((*sleep, cx.waker().clone())));
+            TIMERS.with(|t| {
+                t.borrow_mut()
+                    .push((sleep.id, sleep.at, cx.waker().clone()));
+            });
             Poll::Pending
         }
     }
@@ -69,9 +92,9 @@ fn advance(by: Duration) {
     let now = Manual::now();
     let due: Vec<Waker> = TIMERS.with(|t| {
         let mut timers = t.borrow_mut();
-        let (due, later) = timers.drain(..).partition(|(at, _)| *at <= now);
+        let (due, later) = timers.drain(..).partition(|(_, at, _)| *at <= now);
         *timers = later;
-        due.into_iter().map(|(_, waker)| waker).collect()
+        due.into_iter().map(|(_, _, waker)| waker).collect()
     });
     for waker in due {
         waker.wake();
@@ -88,6 +111,8 @@ struct Wire {
     /// Everything we wrote, and in how many write calls.
     written: Vec<u8>,
     writes: usize,
+    /// The peer takes no more bytes.
+    stalled: bool,
     shut_down: bool,
 }
 
@@ -153,6 +178,9 @@ impl Transport for Mock {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let mut wire = self.wire.borrow_mut();
+        if wire.stalled {
+            return Poll::Pending;
+        }
         wire.writes += 1;
         let before = wire.written.len();
         for buf in bufs {
@@ -186,13 +214,21 @@ impl Wake for Task {
 }
 
 thread_local! {
-    static TASK: Waker = Waker::from(Arc::new(Task::default()));
+    static TASK: (Arc<Task>, Waker) = {
+        let task = Arc::new(Task::default());
+        (task.clone(), Waker::from(task))
+    };
+}
+
+/// How many times the test's task was woken so far.
+fn wakes() -> usize {
+    TASK.with(|(task, _)| task.0.load(Ordering::Relaxed))
 }
 
 /// Polls `future` once, as the same task every time (as a runtime would poll one
 /// connection's task).
 fn poll_once<F: Future>(future: F) -> Poll<F::Output> {
-    TASK.with(|task| pin!(future).poll(&mut Context::from_waker(task)))
+    TASK.with(|(_, waker)| pin!(future).poll(&mut Context::from_waker(waker)))
 }
 
 /// A server socket over a fresh wire, and the client machine that talks to it.
@@ -300,7 +336,9 @@ fn an_idle_connection_gives_its_buffers_back_on_the_runtime_clock() {
         ws.connection().buffer_capacity() > 0,
         "not idle long enough"
     );
+    let before = wakes();
     advance(Duration::from_secs(2));
+    assert!(wakes() > before, "the idle check's timer woke the task");
     assert!(poll_once(ws.recv()).is_pending());
     assert_eq!(ws.connection().buffer_capacity(), 0);
     // And it still works: the next read waits in the scratch buffer.
@@ -394,7 +432,9 @@ fn a_stop_that_fires_while_the_connection_waits_is_heard() {
         assert!(poll_once(ws.recv()).is_pending());
     }
     assert!(received(&mut client, &wire).is_empty(), "no Close yet");
+    let before = wakes();
     stop.fire();
+    assert_eq!(wakes(), before + 1, "the stop woke the task");
     assert!(poll_once(ws.recv()).is_pending());
     assert!(
         closed_with(&received(&mut client, &wire), crate::CloseCode::GOING_AWAY),
@@ -417,36 +457,46 @@ fn a_stop_signal_set_after_the_connection_waited_is_heard() {
     );
 }
 
-#[test]
-fn the_keepalive_pings_once_the_peer_goes_quiet_and_not_before() {
-    // The keepalive's deadline moves with every message; the timer is not moved with
-    // it, but fires at the old deadline and is set again then. Neither may make a
-    // ping early, nor lose the one that is due.
+/// A server socket with `config` over a fresh wire, and the client machine.
+fn pair_with(config: Config) -> (WebSocket<Mock>, Rc<RefCell<Wire>>, Connection) {
     let now = start_clock();
     let wire = Rc::new(RefCell::new(Wire::default()));
     let io = Mock {
         wire: wire.clone(),
         spare: true,
     };
-    let config = Config {
-        keepalive: Some(crate::KeepAlive {
-            interval: Duration::from_secs(10),
-            timeout: Duration::from_secs(10),
-        }),
-        ..Config::default()
-    };
     let conn = Connection::new(Role::Server, config, now);
-    let mut ws: WebSocket<Mock> = WebSocket::from_parts(io, conn, &[], Parts::default());
-    let mut client = Connection::with_entropy(
+    let client = Connection::with_entropy(
         Role::Client,
         Config::default(),
         now,
         Box::new(SeededEntropy::new(7)),
     );
+    (
+        WebSocket::from_parts(io, conn, &[], Parts::default()),
+        wire,
+        client,
+    )
+}
+
+#[test]
+fn the_keepalive_pings_once_the_peer_goes_quiet_and_not_before() {
+    // The keepalive's deadline moves with every message (and comes before the idle
+    // check's here); the timer is not moved with it, but fires at the old deadline
+    // and is set again then. Neither may make a ping early, nor lose the one due.
+    let (mut ws, wire, mut client) = pair_with(Config {
+        keepalive: Some(crate::KeepAlive {
+            interval: Duration::from_millis(1000),
+            timeout: Duration::from_millis(1000),
+        }),
+        ..Config::default()
+    });
     assert!(poll_once(ws.recv()).is_pending());
-    // A message every 4 s for 24 s: past the first deadline, never 10 s of silence.
-    for round in 0..6 {
-        advance(Duration::from_secs(4));
+    let resets = RESETS.with(Cell::get);
+    // A message every 400 ms for 4 s: ten deadlines moved, never 1 s of silence.
+    let rounds = 10;
+    for round in 0..rounds {
+        advance(Duration::from_millis(400));
         client.send(format!("message {round}")).unwrap();
         transmit(&mut client, &wire);
         assert!(matches!(poll_once(ws.recv()), Poll::Ready(Ok(Some(_)))));
@@ -456,18 +506,50 @@ fn the_keepalive_pings_once_the_peer_goes_quiet_and_not_before() {
             "round {round}: no ping while the peer talks"
         );
     }
-    advance(Duration::from_secs(9));
+    let resets = RESETS.with(Cell::get) - resets;
+    assert!(
+        resets <= rounds / 2,
+        "the timer was set again {resets} times for {rounds} moved deadlines"
+    );
+    advance(Duration::from_millis(900));
     assert!(poll_once(ws.recv()).is_pending());
     assert!(
         received(&mut client, &wire).is_empty(),
-        "9 s quiet: no ping"
+        "0.9 s quiet: no ping"
     );
-    advance(Duration::from_secs(1));
+    let before = wakes();
+    advance(Duration::from_millis(100));
+    assert!(wakes() > before, "the keepalive's timer woke the task");
     assert!(poll_once(ws.recv()).is_pending());
     assert!(
         matches!(&received(&mut client, &wire)[..], [Event::Ping(_)]),
-        "10 s quiet: a ping"
+        "1 s quiet: a ping"
     );
+}
+
+#[test]
+fn a_flush_to_a_peer_that_stopped_reading_ends_with_the_close_timeout() {
+    // The Close cannot be written: the close timeout first ends the conversation,
+    // then (another timeout later, for the bytes still unwritten) gives up on them
+    // and closes the transport. The flush must see both, not wait for ever.
+    let (mut ws, wire, _client) = pair_with(Config::default());
+    let close_timeout = Config::default().close_timeout;
+    wire.borrow_mut().stalled = true;
+    assert!(poll_once(ws.send_close(crate::CloseCode::NORMAL, "bye")).is_pending());
+    let before = wakes();
+    advance(close_timeout);
+    assert!(wakes() > before, "the close timer woke the task");
+    assert!(
+        poll_once(ws.flush()).is_pending(),
+        "the peer still has time"
+    );
+    advance(close_timeout);
+    assert!(matches!(poll_once(ws.flush()), Poll::Ready(Ok(()))));
+    assert!(wire.borrow().shut_down, "the transport is closed");
+    assert!(matches!(
+        poll_once(ws.recv()),
+        Poll::Ready(Ok(Some(Event::Closed(crate::CloseReason::CloseTimeout))))
+    ));
 }
 
 #[test]
