@@ -239,7 +239,11 @@ impl<T: Transport> WebSocket<T> {
         poll_fn(|cx| self.driver.poll_shutdown(cx)).await
     }
 
-    /// Writes everything queued.
+    /// Writes everything queued, waiting as long as the peer takes to read it, except
+    /// once the conversation is closing: a peer that still has not read our last bytes
+    /// when the close timeout gives up on it (see
+    /// [`Config::close_timeout`](crate::Config::close_timeout)) loses them, and the
+    /// transport is closed, so that it cannot hold the connection open.
     pub async fn flush(&mut self) -> Result<(), Error> {
         poll_fn(|cx| self.driver.poll_flush(cx)).await
     }
