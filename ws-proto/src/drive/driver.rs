@@ -113,7 +113,7 @@ pub(crate) struct Driver<T: Transport> {
     alarm: Arc<Alarm>,
     /// The task waker the alarm wakes (a copy, to compare without locking).
     alarm_task: Option<Waker>,
-    /// The stop signal and the timer were last polled with `alarm_waker`, and neither
+    /// The stop signal and the timer were last polled through `alarm`, and neither
     /// was ready.
     armed: bool,
 }
@@ -194,9 +194,7 @@ impl<T: Transport> Driver<T> {
                 Poll::Pending => false,
             };
             if self.conn.should_abort_transport() {
-                // The peer did not take our last bytes in time: drop them.
-                self.out.clear();
-                ready!(self.poll_shutdown(cx))?;
+                ready!(self.poll_abort(cx))?;
             } else if flushed && self.conn.should_close_transport() {
                 ready!(self.poll_shutdown(cx))?;
             }
@@ -445,8 +443,7 @@ impl<T: Transport> Driver<T> {
         // its real deadline).
         while self.poll_wakeups(cx) {}
         if self.conn.should_abort_transport() {
-            self.out.clear();
-            return self.poll_shutdown(cx);
+            return self.poll_abort(cx);
         }
         self.poll_write(cx)
     }
@@ -505,6 +502,13 @@ impl<T: Transport> Driver<T> {
         } else {
             Err(e.into())
         }
+    }
+
+    /// The close timeout gave up on a peer that did not take our last bytes: drops
+    /// them, and closes the transport.
+    fn poll_abort(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.out.clear();
+        self.poll_shutdown(cx)
     }
 
     /// Closes the transport (TLS close_notify and FIN), once.
