@@ -233,13 +233,18 @@ fn poll_once<F: Future>(future: F) -> Poll<F::Output> {
 
 /// A server socket over a fresh wire, and the client machine that talks to it.
 fn pair(spare: bool) -> (WebSocket<Mock>, Rc<RefCell<Wire>>, Connection) {
+    pair_with(spare, Config::default())
+}
+
+/// The same, with the server's connection on `config`.
+fn pair_with(spare: bool, config: Config) -> (WebSocket<Mock>, Rc<RefCell<Wire>>, Connection) {
     let now = start_clock();
     let wire = Rc::new(RefCell::new(Wire::default()));
     let io = Mock {
         wire: wire.clone(),
         spare,
     };
-    let conn = Connection::new(Role::Server, Config::default(), now);
+    let conn = Connection::new(Role::Server, config, now);
     let ws = WebSocket::from_parts(io, conn, &[], Parts::default());
     let client = Connection::with_entropy(
         Role::Client,
@@ -457,40 +462,21 @@ fn a_stop_signal_set_after_the_connection_waited_is_heard() {
     );
 }
 
-/// A server socket with `config` over a fresh wire, and the client machine.
-fn pair_with(config: Config) -> (WebSocket<Mock>, Rc<RefCell<Wire>>, Connection) {
-    let now = start_clock();
-    let wire = Rc::new(RefCell::new(Wire::default()));
-    let io = Mock {
-        wire: wire.clone(),
-        spare: true,
-    };
-    let conn = Connection::new(Role::Server, config, now);
-    let client = Connection::with_entropy(
-        Role::Client,
-        Config::default(),
-        now,
-        Box::new(SeededEntropy::new(7)),
-    );
-    (
-        WebSocket::from_parts(io, conn, &[], Parts::default()),
-        wire,
-        client,
-    )
-}
-
 #[test]
 fn the_keepalive_pings_once_the_peer_goes_quiet_and_not_before() {
     // The keepalive's deadline moves with every message (and comes before the idle
     // check's here); the timer is not moved with it, but fires at the old deadline
     // and is set again then. Neither may make a ping early, nor lose the one due.
-    let (mut ws, wire, mut client) = pair_with(Config {
-        keepalive: Some(crate::KeepAlive {
-            interval: Duration::from_millis(1000),
-            timeout: Duration::from_millis(1000),
-        }),
-        ..Config::default()
-    });
+    let (mut ws, wire, mut client) = pair_with(
+        true,
+        Config {
+            keepalive: Some(crate::KeepAlive {
+                interval: Duration::from_millis(1000),
+                timeout: Duration::from_millis(1000),
+            }),
+            ..Config::default()
+        },
+    );
     assert!(poll_once(ws.recv()).is_pending());
     let resets = RESETS.with(Cell::get);
     // A message every 400 ms for 4 s: ten deadlines moved, never 1 s of silence.
@@ -532,7 +518,7 @@ fn a_flush_to_a_peer_that_stopped_reading_ends_with_the_close_timeout() {
     // The Close cannot be written: the close timeout first ends the conversation,
     // then (another timeout later, for the bytes still unwritten) gives up on them
     // and closes the transport. The flush must see both, not wait for ever.
-    let (mut ws, wire, _client) = pair_with(Config::default());
+    let (mut ws, wire, _client) = pair(true);
     let close_timeout = Config::default().close_timeout;
     wire.borrow_mut().stalled = true;
     assert!(poll_once(ws.send_close(crate::CloseCode::NORMAL, "bye")).is_pending());
