@@ -145,7 +145,10 @@ struct Encoding {
 pub struct Connection {
     role: Role,
     config: Config,
-    entropy: Box<dyn Entropy>,
+    /// Where a client's masking keys come from. `None` stands for the OS source,
+    /// made at the first key: a server never masks, and the OS source's pool is a
+    /// quarter of what an idle server connection would otherwise hold.
+    entropy: Option<Box<dyn Entropy>>,
 
     // Input.
     rbuf: BytesMut,
@@ -216,7 +219,7 @@ impl Connection {
     /// A connection whose opening handshake is done, at time `now`. A client draws its
     /// masking keys from the operating system's CSPRNG.
     pub fn new(role: Role, config: Config, now: Instant) -> Self {
-        Self::with_entropy(role, config, now, Box::new(OsEntropy::new()))
+        Self::build(role, config, now, None)
     }
 
     /// Like [`Connection::new`], with the masking keys drawn from `entropy`.
@@ -226,6 +229,10 @@ impl Connection {
         now: Instant,
         entropy: Box<dyn Entropy>,
     ) -> Self {
+        Self::build(role, config, now, Some(entropy))
+    }
+
+    fn build(role: Role, config: Config, now: Instant, entropy: Option<Box<dyn Entropy>>) -> Self {
         let policy = config.policy;
         Self {
             role,
@@ -1177,7 +1184,9 @@ impl Connection {
             Role::Server => None,
             Role::Client => {
                 let mut key = [0u8; 4];
-                self.entropy.fill(&mut key);
+                self.entropy
+                    .get_or_insert_with(|| Box::new(OsEntropy::new()))
+                    .fill(&mut key);
                 Some(key)
             }
         }

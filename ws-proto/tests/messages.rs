@@ -414,3 +414,33 @@ fn reading_straight_into_the_read_buffer() {
         [Event::Message(Message::Binary(vec![5u8; 3000].into()))]
     );
 }
+
+/// `Connection::new` draws a client's keys from the OS source, made at the first
+/// frame (a server never makes one): every frame masked, with keys that differ.
+#[test]
+fn a_client_made_with_new_masks_with_fresh_keys_and_a_server_does_not_mask() {
+    let mut client = Connection::new(Role::Client, Config::default(), support::t0());
+    let mut server = Connection::new(Role::Server, Config::default(), support::t0());
+    let mut keys = Vec::new();
+    for i in 0..8 {
+        client.send(format!("message {i}")).unwrap();
+        server.send(format!("message {i}")).unwrap();
+        let wire = take_output(&mut client);
+        let (header, _) = ws_proto::frame::Header::decode(&wire).unwrap().unwrap();
+        keys.push(header.mask.expect("a client frame is masked"));
+        assert_eq!(
+            decode_frames(&wire),
+            [Frame::new(
+                OpCode::Text,
+                format!("message {i}").into_bytes()
+            )]
+        );
+        let wire = take_output(&mut server);
+        let (header, _) = ws_proto::frame::Header::decode(&wire).unwrap().unwrap();
+        assert_eq!(header.mask, None, "a server frame is not masked");
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    // Eight equal keys from a working random source: odds of 2^-224.
+    assert!(keys.len() > 1, "{keys:?}");
+}
