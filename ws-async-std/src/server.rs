@@ -1,10 +1,11 @@
 //! The server side: `accept` one stream, or `establish_server` for an accept loop.
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use async_net::{TcpListener, TcpStream};
@@ -208,47 +209,39 @@ where
     serve(listen.into(), options, Policy::Standard, stop, handler).await
 }
 
-/// A flag that, once raised, stays raised, and that tasks can wait for.
-#[derive(Debug, Default)]
-struct Signal {
-    raised: AtomicBool,
-    event: Event,
-}
-
-impl Signal {
-    fn raise(&self) {
-        self.raised.store(true, Ordering::SeqCst);
-        self.event.notify(usize::MAX);
-    }
-
-    async fn raised(&self) {
-        loop {
-            if self.raised.load(Ordering::SeqCst) {
-                return;
-            }
-            // Listening before the second look: a raise in between is not lost.
-            let listener = self.event.listen();
-            if self.raised.load(Ordering::SeqCst) {
-                return;
-            }
-            listener.await;
-        }
-    }
-}
-
 /// What the accept loop shares with its connections' tasks.
 #[derive(Debug, Default)]
 struct Lifecycle {
-    /// The server stops: connections close with 1001.
-    stopping: Signal,
-    /// The grace period is over (or the server was dropped): connections end now.
-    killed: Signal,
+    /// 0 while the server accepts, then [`STOPPING`], then [`KILLED`]; it never goes
+    /// back.
+    state: AtomicU8,
+    /// The futures waiting for `state` to move. Every idle connection waits twice
+    /// (its task for the kill, its socket for the stop), so a waiter is one slot of
+    /// a shared list rather than an event-listener node of its own, a third the size.
+    waiters: Mutex<Waiters>,
     /// Connections whose task has not ended, and a note each time one ends.
     live: AtomicUsize,
     ended: Event,
 }
 
+/// The server stops: connections close with 1001.
+const STOPPING: u8 = 1;
+/// The grace period is over (or the server was dropped): connections end now.
+const KILLED: u8 = 2;
+
 impl Lifecycle {
+    fn reached(&self, state: u8) -> bool {
+        self.state.load(Ordering::SeqCst) >= state
+    }
+
+    /// Moves to `state` (never back) and wakes every waiter to look.
+    fn advance(&self, state: u8) {
+        self.state.fetch_max(state, Ordering::SeqCst);
+        for waker in lock(&self.waiters).slots.iter().flatten() {
+            waker.wake_by_ref();
+        }
+    }
+
     /// Waits until no connection is live.
     async fn drained(&self) {
         loop {
@@ -260,6 +253,82 @@ impl Lifecycle {
                 return;
             }
             listener.await;
+        }
+    }
+}
+
+/// A slot per waiting future; freed slots are reused.
+#[derive(Debug, Default)]
+struct Waiters {
+    slots: Vec<Option<Waker>>,
+    free: Vec<usize>,
+}
+
+fn lock(waiters: &Mutex<Waiters>) -> MutexGuard<'_, Waiters> {
+    // The lock is never held across anything that can panic.
+    waiters.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One future's wait for the lifecycle to reach a state: it holds a slot while it
+/// waits, and a copy of the waker in it, so that a poll with the same waker (every
+/// poll of a task, once) takes no lock.
+#[derive(Debug)]
+struct Wait {
+    lifecycle: Arc<Lifecycle>,
+    slot: Option<usize>,
+    waker: Option<Waker>,
+}
+
+impl Wait {
+    fn new(lifecycle: &Arc<Lifecycle>) -> Self {
+        Self {
+            lifecycle: lifecycle.clone(),
+            slot: None,
+            waker: None,
+        }
+    }
+
+    fn poll_reached(&mut self, state: u8, cx: &mut Context<'_>) -> Poll<()> {
+        if self.lifecycle.reached(state) {
+            return Poll::Ready(());
+        }
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            let waker = cx.waker().clone();
+            let mut waiters = lock(&self.lifecycle.waiters);
+            match self.slot {
+                Some(slot) => waiters.slots[slot] = Some(waker.clone()),
+                None => {
+                    let slot = match waiters.free.pop() {
+                        Some(slot) => {
+                            waiters.slots[slot] = Some(waker.clone());
+                            slot
+                        }
+                        None => {
+                            waiters.slots.push(Some(waker.clone()));
+                            waiters.slots.len() - 1
+                        }
+                    };
+                    self.slot = Some(slot);
+                }
+            }
+            drop(waiters);
+            self.waker = Some(waker);
+        }
+        // Looked at again once the waker is in place: an `advance` in between has
+        // either been seen here or will find the waker.
+        if self.lifecycle.reached(state) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Wait {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            let mut waiters = lock(&self.lifecycle.waiters);
+            waiters.slots[slot] = None;
+            waiters.free.push(slot);
         }
     }
 }
@@ -286,7 +355,7 @@ struct KillOnDrop(Arc<Lifecycle>);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        self.0.killed.raise();
+        self.0.advance(KILLED);
     }
 }
 
@@ -331,19 +400,24 @@ where
         };
         let guard = LiveGuard::new(&lifecycle);
         let task = connection(stream, peer, options.clone(), handler.clone(), &lifecycle);
-        let lifecycle = lifecycle.clone();
+        let mut kill = Wait::new(&lifecycle);
         (options.spawn)(Box::pin(async move {
             let _guard = guard;
-            or(task, lifecycle.killed.raised()).await;
+            let mut task = pin!(task);
+            poll_fn(|cx| match kill.poll_reached(KILLED, cx) {
+                Poll::Ready(()) => Poll::Ready(()),
+                Poll::Pending => task.as_mut().poll(cx),
+            })
+            .await;
         }));
     }
     drop(listener);
-    lifecycle.stopping.raise();
+    lifecycle.advance(STOPPING);
     if timeout(options.stop_grace, lifecycle.drained())
         .await
         .is_none()
     {
-        lifecycle.killed.raise();
+        lifecycle.advance(KILLED);
         // The killed tasks end at their next poll; wait for that, briefly.
         let _ = timeout(Duration::from_secs(1), lifecycle.drained()).await;
     }
@@ -375,7 +449,8 @@ where
         let conversation = match handshake.await {
             Ok(mut ws) => {
                 ws.set_read_size(options.read_size);
-                ws.set_stop_signal(async move { lifecycle.stopping.raised().await });
+                let mut stop = Wait::new(&lifecycle);
+                ws.set_stop_signal(poll_fn(move |cx| stop.poll_reached(STOPPING, cx)));
                 Box::pin(handler(ws))
             }
             Err(e) => return (options.on_error)(e),
@@ -405,4 +480,82 @@ async fn wrap_tls(
     _options: &ServerOptions,
 ) -> Result<MaybeTlsStream<TcpStream>, Error> {
     Ok(MaybeTlsStream::Plain(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn waker() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count::default());
+        (count.clone(), Waker::from(count))
+    }
+
+    #[test]
+    fn an_advance_wakes_each_waiter_that_waits_for_it_and_slots_are_reused() {
+        let lifecycle = Arc::new(Lifecycle::default());
+        let (stop_count, stop_waker) = waker();
+        let (kill_count, kill_waker) = waker();
+        let mut stop = Wait::new(&lifecycle);
+        let mut kill = Wait::new(&lifecycle);
+        let mut cx = Context::from_waker(&stop_waker);
+        assert!(stop.poll_reached(STOPPING, &mut cx).is_pending());
+        // The same waker again takes no second slot.
+        assert!(stop.poll_reached(STOPPING, &mut cx).is_pending());
+        let mut kx = Context::from_waker(&kill_waker);
+        assert!(kill.poll_reached(KILLED, &mut kx).is_pending());
+        assert_eq!(lock(&lifecycle.waiters).slots.len(), 2);
+
+        // A waiter that goes gives its slot to the next one.
+        let mut gone = Wait::new(&lifecycle);
+        assert!(gone.poll_reached(KILLED, &mut kx).is_pending());
+        drop(gone);
+        let mut next = Wait::new(&lifecycle);
+        assert!(next.poll_reached(KILLED, &mut kx).is_pending());
+        assert_eq!(lock(&lifecycle.waiters).slots.len(), 3);
+        drop(next);
+
+        lifecycle.advance(STOPPING);
+        assert_eq!(stop_count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(kill_count.0.load(Ordering::SeqCst), 1);
+        assert!(stop.poll_reached(STOPPING, &mut cx).is_ready());
+        // Woken to look, the kill finds the server only stopping.
+        assert!(kill.poll_reached(KILLED, &mut kx).is_pending());
+        lifecycle.advance(KILLED);
+        assert!(kill.poll_reached(KILLED, &mut kx).is_ready());
+        // The state never goes back.
+        lifecycle.advance(STOPPING);
+        assert!(lifecycle.reached(KILLED));
+    }
+
+    #[test]
+    fn a_waiter_polled_by_a_new_waker_wakes_that_one() {
+        let lifecycle = Arc::new(Lifecycle::default());
+        let (old_count, old) = waker();
+        let (new_count, new) = waker();
+        let mut wait = Wait::new(&lifecycle);
+        assert!(
+            wait.poll_reached(STOPPING, &mut Context::from_waker(&old))
+                .is_pending()
+        );
+        assert!(
+            wait.poll_reached(STOPPING, &mut Context::from_waker(&new))
+                .is_pending()
+        );
+        lifecycle.advance(STOPPING);
+        assert_eq!(old_count.0.load(Ordering::SeqCst), 0);
+        assert_eq!(new_count.0.load(Ordering::SeqCst), 1);
+    }
 }
