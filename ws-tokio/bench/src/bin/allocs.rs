@@ -2,7 +2,8 @@
 //!
 //! ```sh
 //! allocs echo [SIZES]     # allocations per echoed message in steady state
-//! allocs idle [CONNS]     # live heap bytes per idle open connection
+//! allocs idle [CONNS] [--by-size]   # live heap bytes per idle open connection
+//!                                   # (and what allocations they are, by size)
 //! ```
 //!
 //! The server runs in this process on a current-thread runtime in its own thread; the
@@ -22,6 +23,13 @@ struct Counting;
 
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static LIVE: AtomicI64 = AtomicI64::new(0);
+/// Live allocations by size, in 16-byte classes up to 16 KiB (the last class holds
+/// everything larger): what an idle connection's heap is made of.
+static BY_SIZE: [AtomicI64; 1025] = [const { AtomicI64::new(0) }; 1025];
+
+fn class(size: usize) -> usize {
+    size.div_ceil(16).min(1024)
+}
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the counters are
 // plain atomics and never allocate.
@@ -29,12 +37,14 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
         LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
+        BY_SIZE[class(layout.size())].fetch_add(1, Ordering::Relaxed);
         // SAFETY: forwarded with the caller's layout.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
+        BY_SIZE[class(layout.size())].fetch_sub(1, Ordering::Relaxed);
         // SAFETY: `ptr` came from `System.alloc` with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -42,6 +52,8 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
         LIVE.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
+        BY_SIZE[class(layout.size())].fetch_sub(1, Ordering::Relaxed);
+        BY_SIZE[class(new_size)].fetch_add(1, Ordering::Relaxed);
         // SAFETY: forwarded unchanged.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -105,7 +117,10 @@ fn echo_round(s: &mut TcpStream, frame: &[u8], buf: &mut [u8], count: usize) -> 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("idle") => idle(args.get(1).map_or(1000, |n| n.parse().expect("count"))),
+        Some("idle") => idle(
+            args.get(1).map_or(1000, |n| n.parse().expect("count")),
+            args.iter().any(|a| a == "--by-size"),
+        ),
         _ => echo(args.get(1).map_or_else(
             || vec![16, 1024, 64 * 1024, 1024 * 1024],
             |s| s.split(',').map(parse_size).collect(),
@@ -137,7 +152,7 @@ fn echo(sizes: Vec<usize>) {
     }
 }
 
-fn idle(conns: usize) {
+fn idle(conns: usize, breakdown: bool) {
     println!("\n### Live heap per idle connection ({conns} connections)\n");
     println!("| server | per connection, after the handshake | after 3 s idle |");
     println!("|---|---|---|");
@@ -147,11 +162,13 @@ fn idle(conns: usize) {
         let first = open(&addr);
         std::thread::sleep(std::time::Duration::from_millis(200));
         let before = LIVE.load(Ordering::Relaxed);
+        let classes_before = classes();
         let streams: Vec<TcpStream> = (0..conns).map(|_| open(&addr)).collect();
         std::thread::sleep(std::time::Duration::from_millis(200));
         let open_now = LIVE.load(Ordering::Relaxed);
         std::thread::sleep(std::time::Duration::from_secs(3));
         let later = LIVE.load(Ordering::Relaxed);
+        let classes_later = classes();
         // The client side holds no heap per stream beyond the Vec's slots.
         let client = (conns * size_of::<TcpStream>()) as i64;
         println!(
@@ -159,7 +176,34 @@ fn idle(conns: usize) {
             (open_now - before - client) as f64 / conns as f64,
             (later - before - client) as f64 / conns as f64
         );
+        if breakdown {
+            print_breakdown(&classes_before, &classes_later, conns);
+        }
         drop(streams);
         drop(first);
     }
+}
+
+fn classes() -> Vec<i64> {
+    BY_SIZE.iter().map(|c| c.load(Ordering::Relaxed)).collect()
+}
+
+/// The live allocations an idle connection holds, by size class, rounded to the
+/// nearest whole allocation per connection (the client's `Vec` of streams shows as one
+/// large block, not per connection).
+fn print_breakdown(before: &[i64], later: &[i64], conns: usize) {
+    let mut line = String::from("|   | held per connection:");
+    for (i, (b, l)) in before.iter().zip(later).enumerate() {
+        let per = (l - b) as f64 / conns as f64;
+        if per.abs() >= 0.5 {
+            let upper = if i == 1024 {
+                ">16 KiB".to_string()
+            } else {
+                format!("≤{} B", i * 16)
+            };
+            line.push_str(&format!(" {per:.1} × {upper},"));
+        }
+    }
+    line.pop();
+    println!("{line} | |");
 }
