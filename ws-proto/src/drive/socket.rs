@@ -156,6 +156,12 @@ impl<T: Transport> WebSocket<T> {
     /// instead of one each, and still waits (like `send`) for a peer that does not
     /// read, so its queue cannot grow without bound.
     ///
+    /// One exception: a connection that was the only one on its thread to wait for
+    /// input since it last did writes each small answer (up to 16 KiB waiting) at
+    /// the next `recv`. Nothing else wants the thread then, and the peer starts on
+    /// the first answers while the rest are made, instead of idling until the
+    /// burst's last one.
+    ///
     /// ```no_run
     /// # use ws_proto::drive::{Transport, WebSocket};
     /// # async fn f<T: Transport>(mut ws: WebSocket<T>) -> Result<(), ws_proto::Error> {

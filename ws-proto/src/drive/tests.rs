@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
-use super::driver::IDLE_RELEASE;
+use super::driver::{EAGER_MAX, IDLE_RELEASE};
 use super::{AcceptOptions, Parts, Runtime, Transport, WebSocket, accept};
 use crate::{
     Config, Connection, Error, Event, HandshakeLimits, Message, RequestError, Role, SeededEntropy,
@@ -311,6 +311,60 @@ fn queued_answers_to_a_burst_go_out_in_one_write() {
             .collect();
         assert_eq!(echoes, expected);
     }
+}
+
+/// Echoes the burst of `count` messages of `size` bytes the client sent, with
+/// `queue`, and returns how many writes the answers took.
+fn echo_burst(
+    ws: &mut WebSocket<Mock>,
+    wire: &RefCell<Wire>,
+    client: &mut Connection,
+    count: usize,
+    size: usize,
+) -> usize {
+    for i in 0..count {
+        client.send(vec![i as u8; size]).unwrap();
+    }
+    transmit(client, wire);
+    let before = wire.borrow().writes;
+    for i in 0..count {
+        let Poll::Ready(Ok(Some(message))) = poll_once(ws.recv_message()) else {
+            panic!("message {i} is there");
+        };
+        assert!(poll_once(ws.queue(message)).is_ready());
+    }
+    assert!(poll_once(ws.recv()).is_pending());
+    let echoes = received(client, wire);
+    let expected: Vec<Event> = (0..count)
+        .map(|i| Event::Message(Message::Binary(vec![i as u8; size].into())))
+        .collect();
+    assert_eq!(echoes, expected);
+    wire.borrow().writes - before
+}
+
+#[test]
+fn a_connection_alone_on_its_thread_writes_each_small_answer_as_it_is_queued() {
+    for spare in [true, false] {
+        let (mut ws, wire, mut client) = pair(spare);
+        // It waits for its input, and nothing else on the thread waits meanwhile.
+        assert!(poll_once(ws.recv()).is_pending());
+        assert_eq!(echo_burst(&mut ws, &wire, &mut client, 3, 100), 3);
+    }
+    // Answers too large to be worth a write each still go out together (two that
+    // arrive in one read: a transport's read that fills spare capacity takes 64 KiB).
+    let (mut ws, wire, mut client) = pair(true);
+    assert!(poll_once(ws.recv()).is_pending());
+    assert_eq!(echo_burst(&mut ws, &wire, &mut client, 2, EAGER_MAX + 1), 1);
+}
+
+#[test]
+fn with_another_connection_waiting_meanwhile_a_burst_is_answered_in_one_write() {
+    let (mut ws, wire, mut client) = pair(true);
+    let (mut other, _other_wire, _other_client) = pair(true);
+    assert!(poll_once(ws.recv()).is_pending());
+    // Another connection on the same thread waits after this one did.
+    assert!(poll_once(other.recv()).is_pending());
+    assert_eq!(echo_burst(&mut ws, &wire, &mut client, 3, 100), 1);
 }
 
 #[test]
