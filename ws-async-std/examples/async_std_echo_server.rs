@@ -24,7 +24,8 @@ async fn main() -> std::io::Result<()> {
     establish_standard_server(listener, options, ctrl_c(), |mut ws| async move {
         while let Ok(Some(event)) = ws.recv().await {
             // `queue`, not `send`: the answers to a burst of messages go out together,
-            // in one write, when `recv` runs out of input.
+            // in one write, when `recv` runs out of input (a connection that has its
+            // thread to itself writes small answers at each `recv`: `queue`'s docs).
             if let Event::Message(message) = event {
                 if ws.queue(message).await.is_err() {
                     break;

@@ -38,7 +38,8 @@
 //!     establish_standard_server(listener, ServerOptions::default(), stop, |mut ws| async move {
 //!         while let Ok(Some(event)) = ws.recv().await {
 //!             if let Event::Message(message) = event {
-//!                 // `queue`: the answers to a burst of messages go out in one write.
+//!                 // `queue`: the answers to a burst of messages go out in one write
+//!                 // (see `WebSocket::queue` for when they go sooner).
 //!                 if ws.queue(message).await.is_err() {
 //!                     break;
 //!                 }

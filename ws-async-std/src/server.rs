@@ -216,8 +216,8 @@ struct Lifecycle {
     /// back.
     state: AtomicU8,
     /// The futures waiting for `state` to move. Every idle connection waits twice
-    /// (its task for the kill, its socket for the stop), so a waiter is one slot of
-    /// a shared list rather than an event-listener node of its own, a third the size.
+    /// (its task for the kill, its socket for the stop), so a waiter is a 16-byte
+    /// slot of a shared list rather than a 56-byte event-listener node of its own.
     waiters: Mutex<Waiters>,
     /// Connections whose task has not ended, and a note each time one ends.
     live: AtomicUsize,
@@ -237,8 +237,16 @@ impl Lifecycle {
     /// Moves to `state` (never back) and wakes every waiter to look.
     fn advance(&self, state: u8) {
         self.state.fetch_max(state, Ordering::SeqCst);
-        for waker in lock(&self.waiters).slots.iter().flatten() {
-            waker.wake_by_ref();
+        // Woken outside the lock: an executor that runs a task inline on its wake
+        // would otherwise find the lock taken when the task ends and its waits go.
+        let wakers: Vec<Waker> = lock(&self.waiters)
+            .slots
+            .iter()
+            .flatten()
+            .cloned()
+            .collect();
+        for waker in wakers {
+            waker.wake();
         }
     }
 
@@ -265,7 +273,8 @@ struct Waiters {
 }
 
 fn lock(waiters: &Mutex<Waiters>) -> MutexGuard<'_, Waiters> {
-    // The lock is never held across anything that can panic.
+    // Only wakers are cloned and dropped under the lock; a panic in one leaves the
+    // slots consistent, so a poisoned lock is still good.
     waiters.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -295,8 +304,10 @@ impl Wait {
         if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             let waker = cx.waker().clone();
             let mut waiters = lock(&self.lifecycle.waiters);
+            // The waker replaced is dropped after the lock (below, with `replaced`).
+            let mut replaced = None;
             match self.slot {
-                Some(slot) => waiters.slots[slot] = Some(waker.clone()),
+                Some(slot) => replaced = waiters.slots[slot].replace(waker.clone()),
                 None => {
                     let slot = match waiters.free.pop() {
                         Some(slot) => {
@@ -312,6 +323,7 @@ impl Wait {
                 }
             }
             drop(waiters);
+            drop(replaced);
             self.waker = Some(waker);
         }
         // Looked at again once the waker is in place: an `advance` in between has
@@ -327,8 +339,10 @@ impl Drop for Wait {
     fn drop(&mut self) {
         if let Some(slot) = self.slot {
             let mut waiters = lock(&self.lifecycle.waiters);
-            waiters.slots[slot] = None;
+            let waker = waiters.slots[slot].take();
             waiters.free.push(slot);
+            drop(waiters);
+            drop(waker);
         }
     }
 }
@@ -485,7 +499,7 @@ async fn wrap_tls(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::AtomicBool;
     use std::task::Wake;
 
     /// A waker that counts its wakes.
@@ -538,6 +552,37 @@ mod tests {
         // The state never goes back.
         lifecycle.advance(STOPPING);
         assert!(lifecycle.reached(KILLED));
+    }
+
+    /// A waker that, like an executor running the task inline, needs the waiters'
+    /// lock while it wakes.
+    struct Inline {
+        lifecycle: Arc<Lifecycle>,
+        lock_was_free: AtomicBool,
+    }
+
+    impl Wake for Inline {
+        fn wake(self: Arc<Self>) {
+            let free = self.lifecycle.waiters.try_lock().is_ok();
+            self.lock_was_free.store(free, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn waiters_are_woken_outside_the_lock() {
+        let lifecycle = Arc::new(Lifecycle::default());
+        let inline = Arc::new(Inline {
+            lifecycle: lifecycle.clone(),
+            lock_was_free: AtomicBool::new(false),
+        });
+        let waker = Waker::from(inline.clone());
+        let mut wait = Wait::new(&lifecycle);
+        assert!(
+            wait.poll_reached(KILLED, &mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        lifecycle.advance(KILLED);
+        assert!(inline.lock_was_free.load(Ordering::SeqCst));
     }
 
     #[test]

@@ -146,8 +146,8 @@ pub struct Connection {
     role: Role,
     config: Config,
     /// Where a client's masking keys come from. `None` stands for the OS source,
-    /// made at the first key: a server never masks, and the OS source's pool is a
-    /// quarter of what an idle server connection would otherwise hold.
+    /// made at the first key: a server never masks, and the source (a 256-byte pool)
+    /// was 264 of the 3 125 heap bytes of an idle ws-tokio server connection.
     entropy: Option<Box<dyn Entropy>>,
 
     // Input.

@@ -37,8 +37,8 @@ async fn main() -> std::io::Result<()> {
     establish_standard_server(listener, options, stop, |mut ws| async move {
         while let Ok(Some(event)) = ws.recv().await {
             // `queue`, not `send`: the answers to a burst of messages go out together,
-            // in one write, when `recv` runs out of input (with other connections busy;
-            // a connection alone on its thread writes small answers at once).
+            // in one write, when `recv` runs out of input (a connection that has its
+            // thread to itself writes small answers at each `recv`: `queue`'s docs).
             if let Event::Message(message) = event {
                 if ws.queue(message).await.is_err() {
                     break;

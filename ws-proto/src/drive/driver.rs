@@ -44,9 +44,24 @@ pub(crate) const EAGER_MAX: usize = 16 * 1024;
 
 thread_local! {
     /// How many times a connection on this thread went to wait for input. A
-    /// connection that finds it unchanged when its input comes was the only one that
-    /// waited meanwhile: see [`Driver::eager`].
+    /// connection that finds it unchanged when its input comes, on the same thread,
+    /// was the only one that waited here meanwhile: see [`Driver::eager`].
     static WAITS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Bumps this thread's [`WAITS`]: the count after, and which thread's it is (the
+/// counter's address, unique among live threads).
+fn note_wait() -> (u64, usize) {
+    WAITS.with(|waits| {
+        let n = waits.get() + 1;
+        waits.set(n);
+        (n, std::ptr::from_ref(waits).addr())
+    })
+}
+
+/// True when this thread's [`WAITS`] is still what [`note_wait`] returned.
+fn no_wait_since(noted: (u64, usize)) -> bool {
+    WAITS.with(|waits| (waits.get(), std::ptr::from_ref(waits).addr()) == noted)
 }
 
 /// A future that completes when a server stops (see `WebSocket::set_stop_signal`).
@@ -73,9 +88,15 @@ impl Wake for Alarm {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.rung.store(true, Ordering::Release);
-        let task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(task) = &*task {
-            task.wake_by_ref();
+        // Woken outside the lock: an executor that runs the task inline on a wake
+        // would otherwise find the lock taken when the task polls again.
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(task) = task {
+            task.wake();
         }
     }
 }
@@ -129,16 +150,19 @@ pub(crate) struct Driver<T: Transport> {
     /// The stop signal and the timer were last polled through `alarm`, and neither
     /// was ready.
     armed: bool,
-    /// The value of [`WAITS`] when this connection last went to wait for input (0
-    /// once its input came).
-    waited_at: u64,
-    /// No other connection on this thread waited between this one's last wait and
-    /// its input: answers go out as they are queued, one write each, rather than
-    /// together when the input runs out. Alone, a connection that answers a burst in
-    /// one write leaves the peer idle until the last answer is ready, and both sides
-    /// fall asleep once per burst (a wake-up costs tens of microseconds); writing
-    /// each answer keeps the peer busy. With others waiting for the thread, the
-    /// single write is what keeps the system calls per message down.
+    /// What [`note_wait`] said when this connection last went to wait for input
+    /// (`None` once its input came).
+    waited: Option<(u64, usize)>,
+    /// No other connection went to wait on this thread between this one's last wait
+    /// and its input (and the task did not move to another thread): the answers
+    /// queued are written at the next `recv`, one write each, rather than together
+    /// when the input runs out. A connection with the thread to itself that answers
+    /// a burst in one write leaves its peer idle until the last answer is ready, and
+    /// both sides fall asleep once per burst (a wake-up costs tens of microseconds);
+    /// writing each answer keeps the peer busy. When other connections run in
+    /// between, the single write is what keeps the system calls per message down.
+    /// Decided again at the first read after each wait; other kinds of task, and
+    /// connections that never wait, are not seen.
     eager: bool,
 }
 
@@ -179,7 +203,7 @@ impl<T: Transport> Driver<T> {
             progress: 0,
             reads_unchecked: 0,
             wrote: false,
-            waited_at: 0,
+            waited: None,
             eager: false,
         }
     }
@@ -265,11 +289,7 @@ impl<T: Transport> Driver<T> {
         if self.poll_wakeups(cx) {
             return Poll::Ready(Ok(()));
         }
-        self.waited_at = WAITS.with(|waits| {
-            let n = waits.get() + 1;
-            waits.set(n);
-            n
-        });
+        self.waited = Some(note_wait());
         Poll::Pending
     }
 
@@ -345,9 +365,8 @@ impl<T: Transport> Driver<T> {
         match read {
             Ok(0) => self.eof(),
             Ok(_) => {
-                if self.waited_at != 0 {
-                    self.eager = WAITS.with(std::cell::Cell::get) == self.waited_at;
-                    self.waited_at = 0;
+                if let Some(waited) = self.waited.take() {
+                    self.eager = no_wait_since(waited);
                 }
                 let now = noted.unwrap_or_else(now::<T>);
                 self.last_io = now;
@@ -575,4 +594,53 @@ pub(crate) fn is_disconnect(e: &io::Error) -> bool {
             | ErrorKind::NotConnected
             | ErrorKind::UnexpectedEof
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_noted_on_one_thread_is_not_taken_for_one_on_another() {
+        let noted = note_wait();
+        assert!(no_wait_since(noted));
+        std::thread::spawn(move || {
+            // The same count on another thread's counter.
+            while WAITS.with(std::cell::Cell::get) < noted.0 {
+                note_wait();
+            }
+            assert!(!no_wait_since(noted));
+        })
+        .join()
+        .unwrap();
+        note_wait();
+        assert!(!no_wait_since(noted));
+    }
+
+    /// A task waker that, like an executor running the task inline, needs the
+    /// alarm's lock while it wakes.
+    struct Inline {
+        alarm: Arc<Alarm>,
+        lock_was_free: AtomicBool,
+    }
+
+    impl Wake for Inline {
+        fn wake(self: Arc<Self>) {
+            let free = self.alarm.task.try_lock().is_ok();
+            self.lock_was_free.store(free, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn the_alarm_notes_that_it_rang_and_wakes_its_task_outside_its_lock() {
+        let alarm = Arc::new(Alarm::default());
+        let inline = Arc::new(Inline {
+            alarm: alarm.clone(),
+            lock_was_free: AtomicBool::new(false),
+        });
+        *alarm.task.lock().unwrap() = Some(Waker::from(inline.clone()));
+        Waker::from(alarm.clone()).wake_by_ref();
+        assert!(alarm.rung.load(Ordering::Acquire));
+        assert!(inline.lock_was_free.load(Ordering::SeqCst));
+    }
 }

@@ -156,11 +156,13 @@ impl<T: Transport> WebSocket<T> {
     /// instead of one each, and still waits (like `send`) for a peer that does not
     /// read, so its queue cannot grow without bound.
     ///
-    /// One exception: a connection that was the only one on its thread to wait for
-    /// input since it last did writes each small answer (up to 16 KiB waiting) at
-    /// the next `recv`. Nothing else wants the thread then, and the peer starts on
-    /// the first answers while the rest are made, instead of idling until the
-    /// burst's last one.
+    /// One exception: when no other connection went to wait for input on this
+    /// connection's thread since it last did (on a multi-threaded runtime, the task
+    /// must also be back on the same thread), what was queued is written at each
+    /// `recv` while at most 16 KiB wait. Such a connection has, as far as it can
+    /// tell, the thread to itself: the peer then starts on the first answers while
+    /// the rest are made, instead of idling until the burst's last one. Decided at
+    /// the first read after each wait; tasks other than connections are not seen.
     ///
     /// ```no_run
     /// # use ws_proto::drive::{Transport, WebSocket};

@@ -351,7 +351,8 @@ fn a_connection_alone_on_its_thread_writes_each_small_answer_as_it_is_queued() {
         assert_eq!(echo_burst(&mut ws, &wire, &mut client, 3, 100), 3);
     }
     // Answers too large to be worth a write each still go out together (two that
-    // arrive in one read: a transport's read that fills spare capacity takes 64 KiB).
+    // are both whole before the first is handed up: the first read after a wait
+    // takes 4 KiB, the next one, into spare capacity, up to 64 KiB).
     let (mut ws, wire, mut client) = pair(true);
     assert!(poll_once(ws.recv()).is_pending());
     assert_eq!(echo_burst(&mut ws, &wire, &mut client, 2, EAGER_MAX + 1), 1);

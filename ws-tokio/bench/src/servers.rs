@@ -42,8 +42,9 @@ pub async fn run(which: &str, listener: TcpListener) -> io::Result<()> {
 }
 
 /// Our echo loop, with `queue` (answers to a burst of messages go out in one write,
-/// when the input runs out: the loop the `echo_server` example uses) or with `send`
-/// (one write per message, like the peers' loops).
+/// when the input runs out, or at each `recv` for a connection that has the thread to
+/// itself: the loop the `echo_server` example uses) or with `send` (one write per
+/// message, like the peers' loops).
 async fn ours(listener: TcpListener, queue: bool) -> io::Result<()> {
     use ws_tokio::{Event, ServerOptions, establish_standard_server};
     let mut options = ServerOptions::default();
