@@ -8,10 +8,12 @@
 
 use std::io::{self, ErrorKind, IoSlice};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ws_proto::{CloseCode, Connection, DEFAULT_READ_SIZE_ZEROED, Event, OutputBuffer};
+use ws_proto::{
+    CloseCode, Connection, DEFAULT_READ_SIZE_ZEROED, EAGER_WRITE_MAX, Event, OutputBuffer,
+};
 
 use crate::Error;
 use crate::transport::Transport;
@@ -31,6 +33,10 @@ pub(crate) const IDLE_RELEASE: Duration = Duration::from_secs(2);
 /// How long a server connection blocked in a read goes without looking at the server's
 /// stop flag: a blocked read cannot be woken any other way without losing the stream.
 pub(crate) const STOP_CHECK: Duration = Duration::from_millis(200);
+
+/// How many connections of this process are between a read that brought bytes and
+/// their next blocking read: see [`Machine::eager`].
+static BUSY: AtomicUsize = AtomicUsize::new(0);
 
 /// The stack buffer a connection without a read buffer waits for input in.
 const SCRATCH_SIZE: usize = 4096;
@@ -55,6 +61,22 @@ pub(crate) struct Machine {
     /// The stop flag was seen and started the closing handshake.
     pub(crate) stopped: bool,
     pub(crate) read_size: usize,
+    /// This connection is counted in [`BUSY`].
+    busy: bool,
+    /// No other connection was busy when this one's input came: the answers queued
+    /// are written at the next `recv`, one write each, while at most
+    /// [`EAGER_WRITE_MAX`] bytes wait, rather than together when the input runs
+    /// out. Alone, answering a burst in one write leaves the peer idle until the last
+    /// answer is ready, and both sides fall asleep once per burst; with other
+    /// connections wanting the CPU, the single write keeps the system calls per
+    /// message down. Decided again at the first read after each blocking one.
+    eager: bool,
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        self.idle();
+    }
 }
 
 /// What the loop does next.
@@ -94,6 +116,16 @@ impl Machine {
             stop: None,
             stopped: false,
             read_size: DEFAULT_READ_SIZE_ZEROED,
+            busy: false,
+            eager: false,
+        }
+    }
+
+    /// Counts the connection out of [`BUSY`]: it is about to block in a read, or gone.
+    fn idle(&mut self) {
+        if self.busy {
+            self.busy = false;
+            BUSY.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -101,14 +133,18 @@ impl Machine {
     ///
     /// An event already received is returned at once, without writing first: the
     /// answers queued while handling a burst of input go out together when the input
-    /// runs out (or sooner once more than [`WRITE_HIGH_WATER`] bytes wait).
+    /// runs out (or sooner once more than [`WRITE_HIGH_WATER`] bytes wait, or while
+    /// the connection is [eager](Self::eager) and at most [`EAGER_WRITE_MAX`] do).
     pub(crate) fn next(&mut self, w: &mut impl Writer) -> Result<Next, Error> {
         loop {
             if self.pending.is_none() {
                 self.pending = self.conn.poll_event();
             }
             if matches!(&self.pending, Some(e) if !matches!(e, Event::Closed(_))) {
-                if self.unwritten(w) > WRITE_HIGH_WATER {
+                let unwritten = self.unwritten(w);
+                if unwritten > WRITE_HIGH_WATER
+                    || (self.eager && unwritten > 0 && unwritten <= EAGER_WRITE_MAX)
+                {
                     w.flush(self)?;
                 }
                 return Ok(self.pending.take().map_or(Next::Done, Next::Event));
@@ -149,6 +185,7 @@ impl Machine {
             if self.stop.is_some() {
                 timeout = Some(timeout.map_or(STOP_CHECK, |t| t.min(STOP_CHECK)));
             }
+            self.idle();
             return Ok(Next::Read(timeout));
         }
     }
@@ -217,6 +254,10 @@ impl Machine {
         match result {
             Ok(0) => self.eof(now),
             Ok(_) => {
+                if !self.busy {
+                    self.busy = true;
+                    self.eager = BUSY.fetch_add(1, Ordering::Relaxed) == 0;
+                }
                 self.last_io = now;
                 self.conn.handle_read(now);
             }

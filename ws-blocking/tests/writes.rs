@@ -4,7 +4,7 @@
 use std::io::{self, IoSlice, Read, Write};
 use std::time::Instant;
 
-use ws_blocking::ws_proto::{Connection, Role};
+use ws_blocking::ws_proto::{Connection, Role, SeededEntropy};
 use ws_blocking::{Config, Message, Parts, Untimed, WebSocket};
 
 /// A transport that records what it is asked to write, and how many times.
@@ -73,4 +73,86 @@ fn large_payloads_go_out_beside_their_headers_in_one_call() {
         &io.wire[10 + (1 << 20)..],
         &[0x81, 5, b'a', b'f', b't', b'e', b'r']
     );
+}
+
+/// A transport whose input is a client's burst of messages, taken in one read.
+struct Burst {
+    input: Vec<u8>,
+    writes: usize,
+}
+
+impl Burst {
+    fn of(count: usize) -> Self {
+        let mut client = Connection::with_entropy(
+            Role::Client,
+            Config::default(),
+            Instant::now(),
+            Box::new(SeededEntropy::new(3)),
+        );
+        for i in 0..count {
+            client.send(format!("message {i}")).unwrap();
+        }
+        let mut input = Vec::new();
+        while client.poll_transmit(&mut input) > 0 {}
+        Self { input, writes: 0 }
+    }
+}
+
+impl Read for Burst {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.input.len());
+        buf[..n].copy_from_slice(&self.input[..n]);
+        self.input.drain(..n);
+        Ok(n)
+    }
+}
+
+impl Write for Burst {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writes += 1;
+        Ok(buf.len())
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.writes += 1;
+        Ok(bufs.iter().map(|b| b.len()).sum())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn over(io: Burst) -> WebSocket<Untimed<Burst>> {
+    let conn = Connection::new(Role::Server, Config::default(), Instant::now());
+    WebSocket::from_parts(Untimed(io), conn, &[], Parts::default())
+}
+
+/// Takes the three messages of the burst, queuing an echo of each; the writes made
+/// by the time the last one is in hand.
+fn echo_three(ws: &mut WebSocket<Untimed<Burst>>) -> usize {
+    for i in 0..3 {
+        let message = ws.recv_message().unwrap().expect("a message");
+        assert_eq!(message, Message::from(format!("message {i}")));
+        ws.queue(message).unwrap();
+    }
+    ws.get_ref().0.writes
+}
+
+// One test, not two: whether a connection is alone is a question about the process.
+#[test]
+fn a_lone_connection_writes_each_answer_at_the_next_recv_and_a_busy_process_batches() {
+    // Nothing else in the process has input in hand: the answers to messages 0 and
+    // 1 went out at the recv of the next message.
+    let mut alone = over(Burst::of(3));
+    assert_eq!(echo_three(&mut alone), 2);
+    drop(alone);
+
+    // Another connection holds a message it has not answered: the answers wait for
+    // the input to run out.
+    let mut other = over(Burst::of(1));
+    assert!(other.recv_message().unwrap().is_some());
+    let mut crowded = over(Burst::of(3));
+    assert_eq!(echo_three(&mut crowded), 0);
+    drop(other);
 }

@@ -37,10 +37,8 @@ const SCRATCH_SIZE: usize = 4096;
 const MAX_SLICES: usize = 32;
 
 /// Above this many unwritten bytes, even an [eager](Driver::eager) connection waits
-/// for the input to run out before it writes: a large answer keeps the peer busy on
-/// its own, and measured (64 KiB messages, 16 in flight on one connection) the burst
-/// in one write is then worth more than the early start.
-pub(crate) const EAGER_MAX: usize = 16 * 1024;
+/// for the input to run out before it writes.
+pub(crate) const EAGER_MAX: usize = crate::EAGER_WRITE_MAX;
 
 thread_local! {
     /// How many times a connection on this thread went to wait for input. A
