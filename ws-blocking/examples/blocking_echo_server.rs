@@ -34,7 +34,8 @@ fn main() -> std::io::Result<()> {
     establish_standard_server(listener, options, StopHandle::new(), |mut ws| {
         while let Ok(Some(event)) = ws.recv() {
             // `queue`, not `send`: the answers to a burst of messages go out together,
-            // in one write, when `recv` runs out of input.
+            // in one write, when `recv` runs out of input (a connection alone with
+            // input in hand writes small answers at each `recv`: `queue`'s docs).
             if let Event::Message(message) = event
                 && ws.queue(message).is_err()
             {

@@ -163,6 +163,11 @@ impl<S: Transport> WebSocket<S> {
     /// has handled all the input received so far and is about to block. An echo or
     /// request-response loop that `queue`s its answers writes the answers to a burst of
     /// messages with one system call.
+    ///
+    /// One exception: a connection whose input came while no other connection of the
+    /// process had input in hand writes what was queued at each `recv`, while at most
+    /// 16 KiB wait. The peer then starts on the first answers while the rest are made,
+    /// instead of idling until the burst's last one.
     pub fn queue(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         if self.driver.unwritten() > WRITE_HIGH_WATER {
             self.flush()?;
