@@ -272,6 +272,28 @@ struct Waiters {
     free: Vec<usize>,
 }
 
+impl Waiters {
+    /// Puts `waker` in a free slot, or a new one; the slot's index.
+    fn insert(&mut self, waker: Waker) -> usize {
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(waker);
+                slot
+            }
+            None => {
+                self.slots.push(Some(waker));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    /// Frees `slot`; its waker is returned to be dropped after the lock.
+    fn remove(&mut self, slot: usize) -> Option<Waker> {
+        self.free.push(slot);
+        self.slots[slot].take()
+    }
+}
+
 fn lock(waiters: &Mutex<Waiters>) -> MutexGuard<'_, Waiters> {
     // Only wakers are cloned and dropped under the lock; a panic in one leaves the
     // slots consistent, so a poisoned lock is still good.
@@ -308,19 +330,7 @@ impl Wait {
             let mut replaced = None;
             match self.slot {
                 Some(slot) => replaced = waiters.slots[slot].replace(waker.clone()),
-                None => {
-                    let slot = match waiters.free.pop() {
-                        Some(slot) => {
-                            waiters.slots[slot] = Some(waker.clone());
-                            slot
-                        }
-                        None => {
-                            waiters.slots.push(Some(waker.clone()));
-                            waiters.slots.len() - 1
-                        }
-                    };
-                    self.slot = Some(slot);
-                }
+                None => self.slot = Some(waiters.insert(waker.clone())),
             }
             drop(waiters);
             drop(replaced);
@@ -338,10 +348,7 @@ impl Wait {
 impl Drop for Wait {
     fn drop(&mut self) {
         if let Some(slot) = self.slot {
-            let mut waiters = lock(&self.lifecycle.waiters);
-            let waker = waiters.slots[slot].take();
-            waiters.free.push(slot);
-            drop(waiters);
+            let waker = lock(&self.lifecycle.waiters).remove(slot);
             drop(waker);
         }
     }

@@ -36,10 +36,6 @@ const SCRATCH_SIZE: usize = 4096;
 /// two).
 const MAX_SLICES: usize = 32;
 
-/// Above this many unwritten bytes, even an [eager](Driver::eager) connection waits
-/// for the input to run out before it writes.
-pub(crate) const EAGER_MAX: usize = crate::EAGER_WRITE_MAX;
-
 thread_local! {
     /// How many times a connection on this thread went to wait for input. A
     /// connection that finds it unchanged when its input comes, on the same thread,
@@ -213,7 +209,7 @@ impl<T: Transport> Driver<T> {
     /// `WebSocket::queue`) go out together, in one write, when the input runs out and
     /// before waiting for more (or sooner, best effort, once more than
     /// [`WRITE_HIGH_WATER`] bytes wait, or at once while the connection is
-    /// [eager](Self::eager) and at most [`EAGER_MAX`] bytes wait).
+    /// [eager](Self::eager) and at most [`EAGER_WRITE_MAX`](crate::EAGER_WRITE_MAX) bytes wait).
     ///
     /// Writing is best effort here: output that cannot be written now (the peer is not
     /// reading) never stops reading, or a peer that waits for us to read before it reads
@@ -227,7 +223,7 @@ impl<T: Transport> Driver<T> {
             if matches!(&self.pending, Some(e) if !matches!(e, Event::Closed(_))) {
                 let unwritten = self.unwritten();
                 if unwritten > WRITE_HIGH_WATER
-                    || (self.eager && unwritten > 0 && unwritten <= EAGER_MAX)
+                    || (self.eager && unwritten > 0 && unwritten <= crate::EAGER_WRITE_MAX)
                 {
                     if let Poll::Ready(Err(e)) = self.poll_write(cx) {
                         return Poll::Ready(Err(e));

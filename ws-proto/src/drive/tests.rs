@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
-use super::driver::{EAGER_MAX, IDLE_RELEASE};
+use super::driver::IDLE_RELEASE;
 use super::{AcceptOptions, Parts, Runtime, Transport, WebSocket, accept};
 use crate::{
     Config, Connection, Error, Event, HandshakeLimits, Message, RequestError, Role, SeededEntropy,
@@ -355,7 +355,10 @@ fn a_connection_alone_on_its_thread_writes_each_small_answer_as_it_is_queued() {
     // takes 4 KiB, the next one, into spare capacity, up to 64 KiB).
     let (mut ws, wire, mut client) = pair(true);
     assert!(poll_once(ws.recv()).is_pending());
-    assert_eq!(echo_burst(&mut ws, &wire, &mut client, 2, EAGER_MAX + 1), 1);
+    assert_eq!(
+        echo_burst(&mut ws, &wire, &mut client, 2, crate::EAGER_WRITE_MAX + 1),
+        1
+    );
 }
 
 #[test]
