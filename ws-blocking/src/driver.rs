@@ -11,9 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ws_proto::{
-    CloseCode, Connection, DEFAULT_READ_SIZE_ZEROED, EAGER_WRITE_MAX, Event, OutputBuffer,
-};
+use ws_proto::pacing;
+use ws_proto::{CloseCode, Connection, DEFAULT_READ_SIZE_ZEROED, Event, OutputBuffer};
 
 use crate::Error;
 use crate::transport::Transport;
@@ -21,10 +20,6 @@ use crate::transport::Transport;
 /// How long the reader half of a split socket waits for the peer to take a write
 /// before it leaves the rest to the writer half (or its next turn) and reads.
 const READER_WRITE_WAIT: Duration = Duration::from_millis(1);
-
-/// Above this many bytes waiting to be written, `queue` writes before queuing more, and
-/// `recv` writes before it returns the next event.
-pub(crate) const WRITE_HIGH_WATER: usize = 128 * 1024;
 
 /// A connection that has moved no bytes for this long gives back the memory of its
 /// empty buffers (a busy one keeps them: no allocation per message).
@@ -65,7 +60,7 @@ pub(crate) struct Machine {
     busy: bool,
     /// No other connection was busy when this one's input came: the answers queued
     /// are written at the next `recv`, one write each, while at most
-    /// [`EAGER_WRITE_MAX`] bytes wait, rather than together when the input runs
+    /// [`EAGER_WRITE_MAX`](pacing::EAGER_WRITE_MAX) bytes wait, rather than together when the input runs
     /// out. Alone, answering a burst in one write leaves the peer idle until the last
     /// answer is ready, and both sides fall asleep once per burst; with other
     /// connections wanting the CPU, the single write keeps the system calls per
@@ -133,18 +128,15 @@ impl Machine {
     ///
     /// An event already received is returned at once, without writing first: the
     /// answers queued while handling a burst of input go out together when the input
-    /// runs out (or sooner once more than [`WRITE_HIGH_WATER`] bytes wait, or while
-    /// the connection is [eager](Self::eager) and at most [`EAGER_WRITE_MAX`] do).
+    /// runs out, or sooner as [`pacing`] says (a long queue, or a small one while the
+    /// connection is [eager](Self::eager)).
     pub(crate) fn next(&mut self, w: &mut impl Writer) -> Result<Next, Error> {
         loop {
             if self.pending.is_none() {
                 self.pending = self.conn.poll_event();
             }
             if matches!(&self.pending, Some(e) if !matches!(e, Event::Closed(_))) {
-                let unwritten = self.unwritten(w);
-                if unwritten > WRITE_HIGH_WATER
-                    || (self.eager && unwritten > 0 && unwritten <= EAGER_WRITE_MAX)
-                {
+                if pacing::write_before_event(self.unwritten(w), self.eager) {
                     w.flush(self)?;
                 }
                 return Ok(self.pending.take().map_or(Next::Done, Next::Event));

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use ws_proto::{CloseCode, Connection, Event, Frame, Message, Policy, State, UsageError};
 
 use crate::Error;
-use crate::driver::{Driver, WRITE_HIGH_WATER};
+use crate::driver::Driver;
 use crate::split::{WsReader, WsWriter, split};
 use crate::transport::Transport;
 
@@ -169,7 +169,7 @@ impl<S: Transport> WebSocket<S> {
     /// 16 KiB wait. The peer then starts on the first answers while the rest are made,
     /// instead of idling until the burst's last one.
     pub fn queue(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        if self.driver.unwritten() > WRITE_HIGH_WATER {
+        if ws_proto::pacing::write_before_queue(self.driver.unwritten()) {
             self.flush()?;
         }
         self.command(|conn| conn.send(message))

@@ -22,9 +22,7 @@ use bytes::Bytes;
 use ws_proto::{CloseCode, Connection, Event, Frame, Message, State};
 
 use crate::Error;
-use crate::driver::{
-    Driver, Machine, Next, Output, ReadTimeout, WRITE_HIGH_WATER, Writer, is_timeout,
-};
+use crate::driver::{Driver, Machine, Next, Output, ReadTimeout, Writer, is_timeout};
 use crate::socket::{Parts, next_event};
 use crate::transport::Transport;
 
@@ -242,7 +240,7 @@ impl<S: Transport> WsWriter<S> {
             let machine = lock(&self.shared.machine);
             machine.conn.buffered_amount() + try_lock(&self.shared.write).map_or(0, |o| o.len())
         };
-        if waiting > WRITE_HIGH_WATER {
+        if ws_proto::pacing::write_before_queue(waiting) {
             self.flush()?;
         }
         Ok(lock(&self.shared.machine).conn.send(message)?)

@@ -56,13 +56,6 @@ pub const DEFAULT_READ_SIZE: usize = 64 * 1024;
 /// zeroing 64 KiB before each read of a large message measured slower (BENCHMARKS.md).
 pub const DEFAULT_READ_SIZE_ZEROED: usize = 16 * 1024;
 
-/// For drive loops (`ws_proto::drive`, ws-blocking's): a connection that answers each
-/// message as it goes, rather than a burst's answers in one write when the input runs
-/// out, does so only while at most this many bytes wait. A large answer keeps the
-/// peer busy on its own, and measured (64 KiB messages, 16 in flight on one
-/// connection) the burst in one write is then worth more than the early start.
-pub const EAGER_WRITE_MAX: usize = 16 * 1024;
-
 /// The least room [`Connection::read_with`] zeroes for a read: it starts there and
 /// grows while reads fill it.
 const MIN_READ_ROOM: usize = 4096;

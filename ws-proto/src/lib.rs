@@ -162,13 +162,12 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 mod output;
+pub mod pacing;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, KeepAlive, Policy};
-pub use connection::{
-    Connection, DEFAULT_READ_SIZE, DEFAULT_READ_SIZE_ZEROED, EAGER_WRITE_MAX, Role, State,
-};
+pub use connection::{Connection, DEFAULT_READ_SIZE, DEFAULT_READ_SIZE_ZEROED, Role, State};
 #[cfg(feature = "deflate")]
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};

@@ -15,11 +15,8 @@ use std::time::{Duration, Instant};
 use super::transport::{Runtime, Transport};
 use crate::{
     CloseCode, Connection, DEFAULT_READ_SIZE, DEFAULT_READ_SIZE_ZEROED, Error, Event, OutputBuffer,
+    pacing,
 };
-
-/// Above this many bytes waiting to be written, `queue` waits for the peer to take
-/// some, and receiving writes before it returns the next event.
-pub(crate) const WRITE_HIGH_WATER: usize = 128 * 1024;
 
 /// A connection that has moved no bytes for this long gives back the memory of its
 /// empty buffers: an idle connection costs a few hundred bytes, not the tens of KiB a
@@ -207,9 +204,8 @@ impl<T: Transport> Driver<T> {
     /// An event already received is returned at once, without waiting to write: the
     /// answers queued while handling a burst of input (pongs, echoes queued with
     /// `WebSocket::queue`) go out together, in one write, when the input runs out and
-    /// before waiting for more (or sooner, best effort, once more than
-    /// [`WRITE_HIGH_WATER`] bytes wait, or at once while the connection is
-    /// [eager](Self::eager) and at most [`EAGER_WRITE_MAX`](crate::EAGER_WRITE_MAX) bytes wait).
+    /// before waiting for more, or sooner, best effort, as [`pacing`] says (a long
+    /// queue, or a small one while the connection is [eager](Self::eager)).
     ///
     /// Writing is best effort here: output that cannot be written now (the peer is not
     /// reading) never stops reading, or a peer that waits for us to read before it reads
@@ -221,10 +217,7 @@ impl<T: Transport> Driver<T> {
                 self.pending = self.conn.poll_event();
             }
             if matches!(&self.pending, Some(e) if !matches!(e, Event::Closed(_))) {
-                let unwritten = self.unwritten();
-                if unwritten > WRITE_HIGH_WATER
-                    || (self.eager && unwritten > 0 && unwritten <= crate::EAGER_WRITE_MAX)
-                {
+                if pacing::write_before_event(self.unwritten(), self.eager) {
                     if let Poll::Ready(Err(e)) = self.poll_write(cx) {
                         return Poll::Ready(Err(e));
                     }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 
-use super::driver::{Driver, WRITE_HIGH_WATER};
+use super::driver::Driver;
 use super::split::{WsReader, WsWriter, split};
 use super::transport::{Runtime, Transport};
 use crate::{CloseCode, Connection, Error, Event, Frame, Message, Policy, State, UsageError};
@@ -173,7 +173,7 @@ impl<T: Transport> WebSocket<T> {
     /// # Ok(()) }
     /// ```
     pub async fn queue(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        if self.driver.unwritten() > WRITE_HIGH_WATER {
+        if crate::pacing::write_before_queue(self.driver.unwritten()) {
             self.flush().await?;
         }
         self.command(|conn| conn.send(message)).await

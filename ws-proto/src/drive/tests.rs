@@ -356,7 +356,13 @@ fn a_connection_alone_on_its_thread_writes_each_small_answer_as_it_is_queued() {
     let (mut ws, wire, mut client) = pair(true);
     assert!(poll_once(ws.recv()).is_pending());
     assert_eq!(
-        echo_burst(&mut ws, &wire, &mut client, 2, crate::EAGER_WRITE_MAX + 1),
+        echo_burst(
+            &mut ws,
+            &wire,
+            &mut client,
+            2,
+            crate::pacing::EAGER_WRITE_MAX + 1
+        ),
         1
     );
 }

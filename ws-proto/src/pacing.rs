@@ -1,0 +1,64 @@
+//! When a drive loop writes what a connection has queued.
+//!
+//! The machine only queues bytes; a loop around it ([`drive`](crate::drive),
+//! ws-blocking's) decides when they go to the transport. Both loops follow the rules
+//! here, so an adapter's writes batch the same way as another's:
+//!
+//! - answers queued while handling a burst of input go out together, in one write,
+//!   when the input runs out (before the loop waits for more);
+//! - sooner, once more than [`WRITE_HIGH_WATER`] bytes wait, so that a peer sending
+//!   without pause does not make the queue grow without bound;
+//! - sooner too while the connection is *eager* (it had its thread to itself when its
+//!   input came: the loop knows, the machine does not) and at most
+//!   [`EAGER_WRITE_MAX`] bytes wait, so the peer starts on the first answers while the
+//!   rest are made.
+
+/// Above this many bytes waiting to be written, a loop writes before it returns the
+/// next event, and `queue` writes (or waits for the peer to take some) before queuing
+/// more: it bounds what a connection holds for a peer that does not read, while a
+/// burst of ordinary answers still goes out in one write.
+pub const WRITE_HIGH_WATER: usize = 128 * 1024;
+
+/// An eager connection answers each message as it goes only while at most this many
+/// bytes wait. A large answer keeps the peer busy on its own, and measured (64 KiB
+/// messages, 16 in flight on one connection) the burst in one write is then worth
+/// more than the early start.
+pub const EAGER_WRITE_MAX: usize = 16 * 1024;
+
+/// Whether a loop that has an event in hand writes the `unwritten` bytes before it
+/// returns the event, rather than when the input runs out.
+#[must_use]
+pub fn write_before_event(unwritten: usize, eager: bool) -> bool {
+    unwritten > WRITE_HIGH_WATER || (eager && unwritten > 0 && unwritten <= EAGER_WRITE_MAX)
+}
+
+/// Whether `queue` writes the `unwritten` bytes before queuing another message.
+#[must_use]
+pub fn write_before_queue(unwritten: usize) -> bool {
+    unwritten > WRITE_HIGH_WATER
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_waits_for_the_end_of_the_input_unless_the_queue_is_long() {
+        for unwritten in [0, 1, EAGER_WRITE_MAX, EAGER_WRITE_MAX + 1, WRITE_HIGH_WATER] {
+            assert!(!write_before_event(unwritten, false), "{unwritten}");
+            assert!(!write_before_queue(unwritten), "{unwritten}");
+        }
+        assert!(write_before_event(WRITE_HIGH_WATER + 1, false));
+        assert!(write_before_queue(WRITE_HIGH_WATER + 1));
+    }
+
+    #[test]
+    fn an_eager_connection_writes_small_queues_and_long_ones_but_not_nothing() {
+        assert!(!write_before_event(0, true));
+        assert!(write_before_event(1, true));
+        assert!(write_before_event(EAGER_WRITE_MAX, true));
+        assert!(!write_before_event(EAGER_WRITE_MAX + 1, true));
+        assert!(!write_before_event(WRITE_HIGH_WATER, true));
+        assert!(write_before_event(WRITE_HIGH_WATER + 1, true));
+    }
+}
