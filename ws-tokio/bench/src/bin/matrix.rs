@@ -9,6 +9,12 @@
 //! cargo run --release --bin matrix -- soak     [--soak-conns 1000] [--soak-secs 60] [--soak-size 1k]
 //! ```
 //!
+//! `--busy-cores 0,1` (any benchmark) keeps a lowest-priority busy loop on each listed
+//! core for the run, so that a core never goes idle: on a VM whose idle vCPU halts
+//! (this one: `cpuidle_haltpoll` with `guest_halt_poll_ns=0`), waking a halted core
+//! costs tens of microseconds, and the latency-bound cells then favour whichever
+//! implementation is slow enough never to wait (BENCHMARKS.md, "Idle cores").
+//!
 //! `soak` runs our servers (ws-tokio, ws-async-std, ws-blocking) one after the other
 //! under `--soak-conns` connections echoing `--soak-size` messages for `--soak-secs`,
 //! and reports the rate, whether any connection failed, and the server's resident
@@ -39,6 +45,7 @@ struct Options {
     soak_conns: usize,
     soak_secs: u64,
     soak_size: usize,
+    busy_cores: Vec<usize>,
 }
 
 /// Our servers, one per adapter: what `soak` runs by default.
@@ -59,6 +66,7 @@ fn main() {
         soak_conns: 1000,
         soak_secs: 60,
         soak_size: 1024,
+        busy_cores: Vec::new(),
     };
     ws_bench::raise_fd_limit();
     while let Some(flag) = args.next() {
@@ -76,6 +84,7 @@ fn main() {
             "--soak-conns" => o.soak_conns = value.parse().expect("connections"),
             "--soak-secs" => o.soak_secs = value.parse().expect("seconds"),
             "--soak-size" => o.soak_size = parse_size(&value),
+            "--busy-cores" => o.busy_cores = list(&value),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -88,6 +97,10 @@ fn main() {
         };
         o.impls = all.iter().map(|s| s.to_string()).collect();
     }
+    if what == "spin" {
+        spin();
+    }
+    let busy = Busy::start(&o.busy_cores);
     match what.as_str() {
         "servers" => servers(&o),
         "clients" => clients(&o),
@@ -99,8 +112,44 @@ fn main() {
         "soak" => soak(&o),
         other => panic!("unknown benchmark {other} (servers, clients, blocking, memory, soak)"),
     }
+    drop(busy);
     if FAILED.load(std::sync::atomic::Ordering::Relaxed) {
         std::process::exit(1);
+    }
+}
+
+/// `matrix spin`: what `--busy-cores` runs on each core.
+fn spin() -> ! {
+    loop {
+        std::hint::spin_loop();
+    }
+}
+
+/// The busy loops of `--busy-cores`, stopped when this is dropped.
+struct Busy(Vec<Child>);
+
+impl Busy {
+    fn start(cores: &[usize]) -> Busy {
+        let spinners = cores.iter().map(|&core| {
+            // SCHED_IDLE: it runs only when nothing else on the core wants to (util-linux,
+            // like taskset).
+            let mut c = Command::new("chrt");
+            c.args(["--idle", "0", "taskset", "-c", &core.to_string()])
+                .arg(bin("matrix"))
+                .arg("spin")
+                .stdout(Stdio::null());
+            c.spawn().expect("--busy-cores needs chrt and taskset")
+        });
+        Busy(spinners.collect())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
