@@ -56,6 +56,13 @@ pub const DEFAULT_READ_SIZE: usize = 64 * 1024;
 /// zeroing 64 KiB before each read of a large message measured slower (BENCHMARKS.md).
 pub const DEFAULT_READ_SIZE_ZEROED: usize = 16 * 1024;
 
+/// The most one read asks the transport for, even inside a frame whose payload is
+/// larger: a read buffer is reserved for the whole rest of a frame (so it lands in one
+/// piece), but measured on loopback TCP, reading a 1 MiB echo 256 KiB at a time moved
+/// 1.2-1.4× the messages of reading it whole (BENCHMARKS.md): the peer's next bytes
+/// arrive while the first quarter is handled, instead of after one long copy.
+pub const MAX_READ_SIZE: usize = 256 * 1024;
+
 /// The least room [`Connection::read_with`] zeroes for a read: it starts there and
 /// grows while reads fill it.
 const MIN_READ_ROOM: usize = 4096;
@@ -393,8 +400,8 @@ impl Connection {
     /// It starts at 4 KiB, doubles up to `read_size` while reads fill it, and halves
     /// after 16 reads in a row that brought under a quarter of it, so a connection of
     /// small messages does not zero the whole read size for each. Inside a frame whose
-    /// payload is still arriving it is at least the rest of that payload, up to 256 KiB
-    /// at a time (larger room would mostly zero bytes a loopback read does not fill,
+    /// payload is still arriving it is at least the rest of that payload, up to
+    /// [`MAX_READ_SIZE`] at a time (larger room would mostly zero bytes a loopback read does not fill,
     /// while 64 KiB took four times the reads of tungstenite per 1 MiB message:
     /// BENCHMARKS.md).
     pub fn read_with<E>(
@@ -403,14 +410,13 @@ impl Connection {
         now: Instant,
         read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
     ) -> Result<usize, E> {
-        const MAX_ROOM: usize = 256 * 1024;
         let start = self.rbuf.len();
         let rest = match self.header {
             Some(h) => (h.payload_len as usize).saturating_sub(start),
             None => 0,
         };
         let adaptive = self.read_room.min(read_size).max(1);
-        let room = adaptive.max(rest.min(MAX_ROOM));
+        let room = adaptive.max(rest.min(MAX_READ_SIZE));
         self.rbuf.resize(start + room, 0);
         let result = read(&mut self.rbuf[start..]);
         let n = match &result {

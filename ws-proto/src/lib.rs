@@ -167,7 +167,9 @@ pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, KeepAlive, Policy};
-pub use connection::{Connection, DEFAULT_READ_SIZE, DEFAULT_READ_SIZE_ZEROED, Role, State};
+pub use connection::{
+    Connection, DEFAULT_READ_SIZE, DEFAULT_READ_SIZE_ZEROED, MAX_READ_SIZE, Role, State,
+};
 #[cfg(feature = "deflate")]
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};

@@ -66,8 +66,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport for Tokio<S> {
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
+        max: usize,
     ) -> Poll<io::Result<usize>> {
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.0), cx, buf)
+        use bytes::BufMut;
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.0), cx, &mut buf.limit(max))
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
@@ -92,5 +94,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport for Tokio<S> {
 
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn a_read_into_spare_capacity_takes_at_most_max_bytes() {
+        let (mut peer, ours) = tokio::io::duplex(64 * 1024);
+        peer.write_all(&[7; 5000]).await.unwrap();
+        let mut transport = Tokio(ours);
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        let n = std::future::poll_fn(|cx| transport.poll_read_buf(cx, &mut buf, 1000))
+            .await
+            .unwrap();
+        assert_eq!((n, buf.len()), (1000, 1000));
+        let n = std::future::poll_fn(|cx| transport.poll_read_buf(cx, &mut buf, usize::MAX))
+            .await
+            .unwrap();
+        assert_eq!((n, buf.len()), (4000, 5000));
     }
 }

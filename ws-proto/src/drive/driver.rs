@@ -327,9 +327,10 @@ impl<T: Transport> Driver<T> {
                 self.conn.extend_read_buffer(&scratch[..n], self.read_size);
             })
         } else if self.io.reads_into_spare_capacity() {
-            // Straight into the connection's buffer, without zeroing it first.
+            // Straight into the connection's buffer, without zeroing it first; room
+            // for a large frame's rest is reserved, but read a quarter MiB at a time.
             let buf = self.conn.read_buffer_for(self.read_size);
-            ready!(self.io.poll_read_buf(cx, buf))
+            ready!(self.io.poll_read_buf(cx, buf, crate::MAX_READ_SIZE))
         } else {
             // Straight into the connection's buffer; `read_with` takes note of the
             // bytes, and leaves the buffer as it was when the transport is not ready.

@@ -113,6 +113,8 @@ struct Wire {
     writes: usize,
     /// The peer takes no more bytes.
     stalled: bool,
+    /// The most room a read into spare capacity was offered.
+    largest_read: usize,
     shut_down: bool,
 }
 
@@ -154,13 +156,18 @@ impl Transport for Mock {
         &mut self,
         _cx: &mut Context<'_>,
         buf: &mut BytesMut,
+        max: usize,
     ) -> Poll<io::Result<usize>> {
         assert!(
             self.spare,
             "only a transport that said so is handed the spare capacity"
         );
-        let room = buf.capacity() - buf.len();
+        let room = (buf.capacity() - buf.len()).min(max);
         assert!(room > 0, "the read buffer has room");
+        {
+            let mut wire = self.wire.borrow_mut();
+            wire.largest_read = wire.largest_read.max(room);
+        }
         let Some(bytes) = self.take(room) else {
             return Poll::Pending;
         };
@@ -389,6 +396,23 @@ fn a_large_message_arrives_whole_through_either_kind_of_read() {
         };
         assert_eq!(message, Message::from(payload));
     }
+}
+
+#[test]
+fn a_frame_larger_than_the_read_size_is_read_at_most_max_read_size_at_a_time() {
+    let (mut ws, wire, mut client) = pair(true);
+    let payload: Vec<u8> = (0..3 * crate::MAX_READ_SIZE as u32)
+        .map(|i| i as u8)
+        .collect();
+    client.send(payload.clone()).unwrap();
+    transmit(&mut client, &wire);
+    let Poll::Ready(Ok(Some(message))) = poll_once(ws.recv_message()) else {
+        panic!("the message is there");
+    };
+    assert_eq!(message, Message::from(payload));
+    // Room for the whole frame is reserved, but no read is offered more than the cap,
+    // and the reads inside the frame are offered all of it.
+    assert_eq!(wire.borrow().largest_read, crate::MAX_READ_SIZE);
 }
 
 #[test]

@@ -58,8 +58,9 @@ pub trait Transport: Unpin {
         false
     }
 
-    /// Appends what the transport has to `buf`, into its spare capacity: how many
-    /// bytes, 0 at the end of the stream. Called only when
+    /// Appends what the transport has to `buf`, into its spare capacity but at most
+    /// `max` bytes (the drive loop passes [`MAX_READ_SIZE`](crate::MAX_READ_SIZE)): how
+    /// many bytes, 0 at the end of the stream. Called only when
     /// [`reads_into_spare_capacity`](Self::reads_into_spare_capacity) says so; the
     /// default reads into zeroed room (at most 16 KiB) with
     /// [`poll_read`](Self::poll_read).
@@ -67,10 +68,11 @@ pub trait Transport: Unpin {
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
+        max: usize,
     ) -> Poll<io::Result<usize>> {
         const ROOM: usize = 16 * 1024;
         let start = buf.len();
-        let room = (buf.capacity() - start).clamp(1, ROOM);
+        let room = (buf.capacity() - start).min(max).clamp(1, ROOM);
         buf.resize(start + room, 0);
         let result = self.poll_read(cx, &mut buf[start..]);
         let n = match &result {
