@@ -59,7 +59,7 @@ pub const DEFAULT_READ_SIZE_ZEROED: usize = 16 * 1024;
 /// The most one read asks the transport for, even inside a frame whose payload is
 /// larger: a read buffer is reserved for the whole rest of a frame (so it lands in one
 /// piece), but measured on loopback TCP, reading a 1 MiB echo 256 KiB at a time moved
-/// 1.2-1.4× the messages of reading it whole (BENCHMARKS.md): the peer's next bytes
+/// 1.2-1.3× the messages of reading it whole (BENCHMARKS.md): the peer's next bytes
 /// arrive while the first quarter is handled, instead of after one long copy.
 pub const MAX_READ_SIZE: usize = 256 * 1024;
 
