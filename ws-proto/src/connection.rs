@@ -365,7 +365,8 @@ impl Connection {
     /// bytes, or, inside a frame whose payload is still arriving, the rest of that
     /// payload, so a large payload lands in one piece instead of the buffer being
     /// moved or regrown under it many times. (The room is only reserved: pages the
-    /// peer does not fill are never touched.)
+    /// peer does not fill are never touched.) A read into it should still ask for at
+    /// most [`MAX_READ_SIZE`] bytes.
     pub fn read_buffer_for(&mut self, read_size: usize) -> &mut BytesMut {
         let rest = match self.header {
             // `check_header` bounded the length by `max_frame_size`, a `usize`.
