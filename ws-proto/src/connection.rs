@@ -56,11 +56,13 @@ pub const DEFAULT_READ_SIZE: usize = 64 * 1024;
 /// zeroing 64 KiB before each read of a large message measured slower (BENCHMARKS.md).
 pub const DEFAULT_READ_SIZE_ZEROED: usize = 16 * 1024;
 
-/// The most one read asks the transport for, even inside a frame whose payload is
-/// larger: a read buffer is reserved for the whole rest of a frame (so it lands in one
-/// piece), but measured on loopback TCP, reading a 1 MiB echo 256 KiB at a time moved
-/// 1.2-1.3× the messages of reading it whole (BENCHMARKS.md): the peer's next bytes
-/// arrive while the first quarter is handled, instead of after one long copy.
+/// Inside a frame whose payload is larger, the most one read asks the transport for
+/// (unless the read size is larger still): a read buffer is reserved for the whole
+/// rest of a frame (so it lands in one piece), but measured on loopback TCP at 1 MiB
+/// × 1 connection × 16 in flight, reading a 1 MiB echo 256 KiB at a time moved
+/// 1.2-1.3× the messages of reading it whole (BENCHMARKS.md, a trade-off against the
+/// 64-connection cell): the peer's next bytes arrive while the first quarter is
+/// handled, instead of after one long copy.
 pub const MAX_READ_SIZE: usize = 256 * 1024;
 
 /// The least room [`Connection::read_with`] zeroes for a read: it starts there and
@@ -366,7 +368,7 @@ impl Connection {
     /// payload, so a large payload lands in one piece instead of the buffer being
     /// moved or regrown under it many times. (The room is only reserved: pages the
     /// peer does not fill are never touched.) A read into it should still ask for at
-    /// most [`MAX_READ_SIZE`] bytes.
+    /// most `read_size.max(MAX_READ_SIZE)` bytes.
     pub fn read_buffer_for(&mut self, read_size: usize) -> &mut BytesMut {
         let rest = match self.header {
             // `check_header` bounded the length by `max_frame_size`, a `usize`.

@@ -1,6 +1,6 @@
 //! When a drive loop writes what a connection has queued.
 //!
-//! The machine only queues bytes; a loop around it ([`drive`](crate::drive),
+//! The machine only queues bytes; a loop around it (`ws_proto::drive`,
 //! ws-blocking's) decides when they go to the transport. Both loops follow the rules
 //! here, so an adapter's writes batch the same way as another's:
 //!
@@ -8,8 +8,9 @@
 //!   when the input runs out (before the loop waits for more);
 //! - sooner, once more than [`WRITE_HIGH_WATER`] bytes wait, so that a peer sending
 //!   without pause does not make the queue grow without bound;
-//! - sooner too while the connection is *eager* (it had its thread to itself when its
-//!   input came: the loop knows, the machine does not) and at most
+//! - sooner too while the connection is *eager* (no other connection went to wait
+//!   on its thread meanwhile, for the async loop; none of the process had input in
+//!   hand, for ws-blocking's: the loop knows, the machine does not) and at most
 //!   [`EAGER_WRITE_MAX`] bytes wait, so the peer starts on the first answers while the
 //!   rest are made.
 

@@ -13,7 +13,7 @@
 //! core for the run, so that a core never goes idle: on a VM whose idle vCPU halts
 //! (this one: `cpuidle_haltpoll` with `guest_halt_poll_ns=0`), waking a halted core
 //! costs tens of microseconds, and the latency-bound cells then favour whichever
-//! implementation is slow enough never to wait (BENCHMARKS.md, "Idle cores").
+//! implementation is slow enough never to wait (BENCHMARKS.md, "2026-12-03 late").
 //!
 //! `soak` runs our servers (ws-tokio, ws-async-std, ws-blocking) one after the other
 //! under `--soak-conns` connections echoing `--soak-size` messages for `--soak-secs`,
@@ -118,10 +118,17 @@ fn main() {
     }
 }
 
-/// `matrix spin`: what `--busy-cores` runs on each core.
+/// `matrix spin`: what `--busy-cores` runs on each core. It ends when the matrix that
+/// started it does (its parent changes), so a killed run leaves no core busy.
 fn spin() -> ! {
+    let parent = std::os::unix::process::parent_id();
     loop {
-        std::hint::spin_loop();
+        for _ in 0..1_000_000 {
+            std::hint::spin_loop();
+        }
+        if std::os::unix::process::parent_id() != parent {
+            std::process::exit(0);
+        }
     }
 }
 
@@ -130,17 +137,28 @@ struct Busy(Vec<Child>);
 
 impl Busy {
     fn start(cores: &[usize]) -> Busy {
-        let spinners = cores.iter().map(|&core| {
-            // SCHED_IDLE: it runs only when nothing else on the core wants to (util-linux,
-            // like taskset).
+        // Each one is kept as it starts, so that a failure to start the next still
+        // stops it (on drop).
+        let mut busy = Busy(Vec::new());
+        for &core in cores {
+            // SCHED_IDLE: it runs only when nothing else on the core wants to
+            // (util-linux, like taskset).
             let mut c = Command::new("chrt");
             c.args(["--idle", "0", "taskset", "-c", &core.to_string()])
                 .arg(bin("matrix"))
                 .arg("spin")
                 .stdout(Stdio::null());
-            c.spawn().expect("--busy-cores needs chrt and taskset")
-        });
-        Busy(spinners.collect())
+            busy.0
+                .push(c.spawn().expect("--busy-cores needs chrt and taskset"));
+        }
+        // chrt or taskset that cannot do it (no such core, no taskset) exits at once.
+        std::thread::sleep(Duration::from_millis(200));
+        for child in &mut busy.0 {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("a --busy-cores loop did not start: {status}");
+            }
+        }
+        busy
     }
 }
 
