@@ -243,7 +243,8 @@ pub fn accept<S: Transport>(
 ///
 /// Blocks until `stop` is stopped; then it stops accepting, every live connection
 /// starts its closing handshake with 1001 (Going Away) the next time it reads or
-/// writes, after the messages already sent, and after `stop_grace` the transports of connections still running are shut down.
+/// writes, after the messages already sent, and after `stop_grace` the transports of
+/// connections still running are shut down.
 pub fn establish_server<F>(
     listen: impl Into<Listen>,
     options: ServerOptions,

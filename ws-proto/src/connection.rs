@@ -65,6 +65,12 @@ pub const DEFAULT_READ_SIZE_ZEROED: usize = 16 * 1024;
 /// handled, instead of after one long copy.
 pub const MAX_READ_SIZE: usize = 256 * 1024;
 
+/// The most one read asks for, whichever way it reads: the read size, or
+/// [`MAX_READ_SIZE`] inside a larger frame.
+fn read_limit(read_size: usize) -> usize {
+    read_size.max(MAX_READ_SIZE)
+}
+
 /// The least room [`Connection::read_with`] zeroes for a read: it starts there and
 /// grows while reads fill it.
 const MIN_READ_ROOM: usize = 4096;
@@ -363,20 +369,21 @@ impl Connection {
         &mut self.rbuf
     }
 
-    /// [`read_buffer`](Self::read_buffer), with room for the next read: `read_size`
-    /// bytes, or, inside a frame whose payload is still arriving, the rest of that
-    /// payload, so a large payload lands in one piece instead of the buffer being
-    /// moved or regrown under it many times. (The room is only reserved: pages the
-    /// peer does not fill are never touched.) A read into it should still ask for at
-    /// most `read_size.max(MAX_READ_SIZE)` bytes.
-    pub fn read_buffer_for(&mut self, read_size: usize) -> &mut BytesMut {
+    /// [`read_buffer`](Self::read_buffer), with room for the next read, and the most
+    /// that read should ask for. The room is `read_size` bytes or, inside a frame whose
+    /// payload is still arriving, the rest of that payload, so a large payload lands in
+    /// one piece instead of the buffer being moved or regrown under it many times (the
+    /// room is only reserved: pages the peer does not fill are never touched). The
+    /// limit is the larger of `read_size` and [`MAX_READ_SIZE`], the same as
+    /// [`read_with`](Self::read_with) keeps to.
+    pub fn read_buffer_for(&mut self, read_size: usize) -> (&mut BytesMut, usize) {
         let rest = match self.header {
             // `check_header` bounded the length by `max_frame_size`, a `usize`.
             Some(h) => (h.payload_len as usize).saturating_sub(self.rbuf.len()),
             None => 0,
         };
         self.rbuf.reserve(read_size.max(rest));
-        &mut self.rbuf
+        (&mut self.rbuf, read_limit(read_size))
     }
 
     /// Appends bytes that were read into a buffer of the adapter's own (the stack
@@ -388,7 +395,7 @@ impl Connection {
     /// would then come through the stack buffer too, and so on for every read.
     pub fn extend_read_buffer(&mut self, bytes: &[u8], read_size: usize) {
         if !bytes.is_empty() {
-            self.read_buffer_for(read_size).extend_from_slice(bytes);
+            self.read_buffer_for(read_size).0.extend_from_slice(bytes);
         }
     }
 
@@ -403,10 +410,10 @@ impl Connection {
     /// It starts at 4 KiB, doubles up to `read_size` while reads fill it, and halves
     /// after 16 reads in a row that brought under a quarter of it, so a connection of
     /// small messages does not zero the whole read size for each. Inside a frame whose
-    /// payload is still arriving it is at least the rest of that payload, up to
-    /// [`MAX_READ_SIZE`] at a time (larger room would mostly zero bytes a loopback read does not fill,
-    /// while 64 KiB took four times the reads of tungstenite per 1 MiB message:
-    /// BENCHMARKS.md).
+    /// payload is still arriving it is at least the rest of that payload, up to the
+    /// larger of `read_size` and [`MAX_READ_SIZE`] (more would mostly zero bytes a
+    /// loopback read does not fill, while 64 KiB took four times the reads of
+    /// tungstenite per 1 MiB message: BENCHMARKS.md).
     pub fn read_with<E>(
         &mut self,
         read_size: usize,
@@ -419,7 +426,7 @@ impl Connection {
             None => 0,
         };
         let adaptive = self.read_room.min(read_size).max(1);
-        let room = adaptive.max(rest.min(MAX_READ_SIZE));
+        let room = adaptive.max(rest.min(read_limit(read_size)));
         self.rbuf.resize(start + room, 0);
         let result = read(&mut self.rbuf[start..]);
         let n = match &result {
@@ -588,8 +595,9 @@ impl Connection {
     ///
     /// Input is decoded lazily, by [`poll_event`](Self::poll_event) only: the
     /// application handles a message (and queues its answer) before the next frame is
-    /// even looked at, even if it writes in between. An echo server answering a message that arrived in the same read
-    /// as a violation thus still sends the answer before its Close (Autobahn 3.2, 5.15).
+    /// even looked at, even if it writes in between. An echo server answering a
+    /// message that arrived in the same read as a violation thus still sends the
+    /// answer before its Close (Autobahn 3.2, 5.15).
     fn process_input(&mut self) {
         if let Err(e) = self.decode_until_event() {
             self.fail(e);

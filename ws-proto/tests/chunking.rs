@@ -5,7 +5,7 @@ mod support;
 
 use support::{Rng, masked, take_events, take_output, unmasked};
 use ws_proto::frame::{Frame, OpCode};
-use ws_proto::{CloseCode, Config, Connection, Event, Role, SeededEntropy};
+use ws_proto::{CloseCode, Config, Connection, Event, MAX_READ_SIZE, Role, SeededEntropy};
 
 /// A random stream of frames: messages (some fragmented, text with multi-byte code
 /// points cut anywhere), pings and pongs between fragments, sometimes a violation, and
@@ -344,4 +344,49 @@ fn read_with_sizes_the_zeroed_room_to_the_reads() {
     let q = 256 * k;
     assert_eq!(rooms, [4 * k, q, q, q, big.len() - 4 * k - 3 * q]);
     assert!(matches!(events.as_slice(), [Event::Message(_)]));
+}
+
+/// Both ways of reading keep to one limit: `read_buffer_for` reserves the whole rest
+/// of a large payload but says to read at most the larger of the read size and
+/// `MAX_READ_SIZE`, and `read_with` zeroes no more room than that.
+#[test]
+fn both_ways_of_reading_keep_to_the_same_limit() {
+    let now = support::t0();
+    let big = masked(&Frame::binary(vec![3u8; 2 << 20]));
+    let k = 1024;
+    for read_size in [16 * k, MAX_READ_SIZE, 512 * k] {
+        let limit = read_size.max(MAX_READ_SIZE);
+
+        // Into spare capacity: the header first, then the rest reserved, the limit said.
+        let mut conn = Connection::new(Role::Server, Config::default(), now);
+        let (buf, max) = conn.read_buffer_for(read_size);
+        assert_eq!(max, limit);
+        assert!(buf.capacity() >= read_size);
+        buf.extend_from_slice(&big[..14]);
+        conn.handle_read(now);
+        assert!(take_events(&mut conn).is_empty());
+        let (buf, max) = conn.read_buffer_for(read_size);
+        assert_eq!(max, limit);
+        assert!(buf.capacity() >= (2 << 20), "{}", buf.capacity());
+
+        // Into zeroed room: after the first read, pieces of the limit.
+        let mut conn = Connection::new(Role::Server, Config::default(), now);
+        let mut at = 0;
+        let mut rooms = Vec::new();
+        while at < big.len() {
+            conn.read_with(read_size, now, |room| {
+                rooms.push(room.len());
+                let n = room.len().min(big.len() - at);
+                room[..n].copy_from_slice(&big[at..at + n]);
+                at += n;
+                Ok::<usize, ()>(n)
+            })
+            .unwrap();
+            take_events(&mut conn);
+        }
+        assert!(
+            rooms[1..rooms.len() - 1].iter().all(|&r| r == limit),
+            "{read_size}: {rooms:?}"
+        );
+    }
 }

@@ -293,7 +293,7 @@ fn a_length_over_the_limit_allocates_nothing_for_it() {
         let mut header = vec![0x82, 0xff];
         header.extend_from_slice(&len.to_be_bytes());
         header.extend_from_slice(&[1, 2, 3, 4]);
-        conn.read_buffer_for(16 << 10).extend_from_slice(&header);
+        conn.read_buffer_for(16 << 10).0.extend_from_slice(&header);
         conn.handle_read(support::t0());
         let events = take_events(&mut conn);
         assert_eq!(

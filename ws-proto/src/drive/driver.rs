@@ -327,14 +327,10 @@ impl<T: Transport> Driver<T> {
                 self.conn.extend_read_buffer(&scratch[..n], self.read_size);
             })
         } else if self.io.reads_into_spare_capacity() {
-            // Straight into the connection's buffer, without zeroing it first; room
-            // for a large frame's rest is reserved, but read at most the larger of the
-            // read size and MAX_READ_SIZE at a time, as `read_with` does.
-            let buf = self.conn.read_buffer_for(self.read_size);
-            ready!(
-                self.io
-                    .poll_read_buf(cx, buf, self.read_size.max(crate::MAX_READ_SIZE))
-            )
+            // Straight into the connection's buffer, without zeroing it first, at
+            // most as much as the connection says.
+            let (buf, max) = self.conn.read_buffer_for(self.read_size);
+            ready!(self.io.poll_read_buf(cx, buf, max))
         } else {
             // Straight into the connection's buffer; `read_with` takes note of the
             // bytes, and leaves the buffer as it was when the transport is not ready.

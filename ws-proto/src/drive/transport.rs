@@ -52,15 +52,15 @@ pub trait Transport: Unpin {
     /// capacity as it is, without the bytes being initialised first (tokio's
     /// `poll_read_buf` does). Then the connection's read buffer is handed over as it
     /// is, and the transport may fill its spare capacity, up to the `max` it is given.
-    /// When `false` (the default), the drive loop hands [`poll_read`](Self::poll_read) zeroed room at the
-    /// end of the connection's buffer instead, sized to the read.
+    /// When `false` (the default), the drive loop hands [`poll_read`](Self::poll_read)
+    /// zeroed room at the end of the connection's buffer instead, sized to the read.
     fn reads_into_spare_capacity(&self) -> bool {
         false
     }
 
     /// Appends what the transport has to `buf`, into its spare capacity but at most
-    /// `max` bytes, `max >= 1` (the drive loop passes its read size or
-    /// [`MAX_READ_SIZE`](crate::MAX_READ_SIZE), the larger): how
+    /// `max` bytes, `max >= 1` (the limit
+    /// [`Connection::read_buffer_for`](crate::Connection::read_buffer_for) gives): how
     /// many bytes, 0 at the end of the stream. Called only when
     /// [`reads_into_spare_capacity`](Self::reads_into_spare_capacity) says so; the
     /// default reads into zeroed room (at most 16 KiB) with

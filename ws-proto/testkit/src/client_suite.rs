@@ -1038,9 +1038,9 @@ pub fn frames_in_the_same_write_as_the_101_are_delivered(connect: Connect) {
     );
 }
 
-/// Expands to one `#[test]` per case of [`client_suite`](mod@crate::client_suite), each calling the case
-/// with the given [`Connect`] function, so that a failing case is reported by its own
-/// name.
+/// Expands to one `#[test]` per case of [`client_suite`](mod@crate::client_suite),
+/// each calling the case with the given [`Connect`] function, so that a failing case
+/// is reported by its own name.
 ///
 /// ```ignore
 /// ws_testkit::client_suite!(connect);

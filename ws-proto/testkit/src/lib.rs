@@ -261,8 +261,9 @@ impl std::fmt::Debug for RunningServer {
 /// what it must do).
 pub type Start = fn(ServerSetup) -> RunningServer;
 
-/// Expands to one `#[test]` per case of [`suite`], [`bad_input`] and [`hardening`], each calling the case with the
-/// given [`Start`] function, so that a failing case is reported by its own name.
+/// Expands to one `#[test]` per case of [`suite`], [`bad_input`] and [`hardening`],
+/// each calling the case with the given [`Start`] function, so that a failing case is
+/// reported by its own name.
 ///
 /// ```ignore
 /// ws_testkit::server_suite!(start);
