@@ -61,10 +61,11 @@ pub(crate) struct Machine {
     /// No other connection was busy when this one's input came: the answers queued
     /// are written at the next `recv`, one write each, while at most
     /// [`EAGER_WRITE_MAX`](pacing::EAGER_WRITE_MAX) bytes wait, rather than together
-    /// when the input runs out. Alone, answering a burst in one write leaves the peer idle until the last
-    /// answer is ready, and both sides fall asleep once per burst; with other
-    /// connections wanting the CPU, the single write keeps the system calls per
-    /// message down. Decided again at the first read after each blocking one.
+    /// when the input runs out. Alone, answering a burst in one write leaves the peer
+    /// idle until the last answer is ready, and both sides fall asleep once per
+    /// burst; with other connections wanting the CPU, the single write keeps the
+    /// system calls per message down. Decided again at the first read after each
+    /// blocking one.
     eager: bool,
 }
 
