@@ -40,7 +40,7 @@ use crate::entropy::{Entropy, OsEntropy};
 use crate::error::{ProtocolError, UsageError};
 use crate::event::{CloseReason, Event, Message};
 use crate::frame::{Frame, Header, OpCode};
-use crate::mask::apply_mask;
+use crate::mask::{apply_mask, extend_masked};
 use crate::output::{OutputBuffer, Sink};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 
@@ -65,8 +65,9 @@ pub const DEFAULT_READ_SIZE_ZEROED: usize = 16 * 1024;
 /// handled, instead of after one long copy.
 pub const MAX_READ_SIZE: usize = 256 * 1024;
 
-/// The most one read asks for, whichever way it reads: the read size, or
-/// [`MAX_READ_SIZE`] inside a larger frame.
+/// The most one read may ask for, whichever way it reads: [`MAX_READ_SIZE`] (see there
+/// for why), or the read size if the adapter set it larger. One function, so that
+/// [`Connection::read_buffer_for`] and [`Connection::read_with`] cannot disagree.
 fn read_limit(read_size: usize) -> usize {
     read_size.max(MAX_READ_SIZE)
 }
@@ -306,8 +307,8 @@ impl Connection {
     }
 
     /// Turns permessage-deflate on, as the opening handshake negotiated it
-    /// ([`with_extensions`](Self::with_extensions) does it from the handshake's
-    /// outcome, or [`UpgradeRequest::negotiate_deflate`](crate::handshake::UpgradeRequest::negotiate_deflate)):
+    /// ([`with_extensions`](Self::with_extensions) does it from the handshake's outcome,
+    /// or [`UpgradeRequest::negotiate_deflate`](crate::handshake::UpgradeRequest::negotiate_deflate)):
     /// RSV1 then marks compressed messages both ways. Call it before any input.
     #[cfg(feature = "deflate")]
     pub fn enable_deflate(&mut self, params: crate::deflate::DeflateParams) {
@@ -413,7 +414,8 @@ impl Connection {
     /// payload is still arriving it is at least the rest of that payload, up to the
     /// larger of `read_size` and [`MAX_READ_SIZE`] (more would mostly zero bytes a
     /// loopback read does not fill, while 64 KiB took four times the reads of
-    /// tungstenite per 1 MiB message: BENCHMARKS.md).
+    /// tungstenite per 1 MiB message: BENCHMARKS.md; a read size set larger is kept,
+    /// as for a read into spare capacity).
     pub fn read_with<E>(
         &mut self,
         read_size: usize,
@@ -1135,11 +1137,9 @@ impl Connection {
                 };
                 let from = enc.written;
                 match enc.mask {
-                    Some(key) => out.append(|v| {
-                        let at = v.len();
-                        v.extend_from_slice(&enc.payload[from..from + n]);
-                        apply_mask(&mut v[at..], key, from);
-                    }),
+                    Some(key) => {
+                        out.append(|v| extend_masked(v, &enc.payload[from..from + n], key, from))
+                    }
                     // The whole payload in one piece: hand it over as it is (slicing a
                     // `Bytes` made from a `Vec` would allocate).
                     None if from == 0 && n == left => out.share(std::mem::take(&mut enc.payload)),

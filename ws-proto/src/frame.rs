@@ -18,7 +18,7 @@ use bytes::Bytes;
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::ProtocolError;
-use crate::mask::apply_mask;
+use crate::mask::extend_masked;
 
 /// A frame opcode (RFC 6455 §5.2), including the reserved ones.
 ///
@@ -179,10 +179,9 @@ impl Frame {
     /// Appends this frame's wire form to `out`, masked with `mask` if one is given.
     pub fn encode(&self, mask: Option<[u8; 4]>, out: &mut Vec<u8>) {
         self.header(mask).encode(out);
-        let start = out.len();
-        out.extend_from_slice(&self.payload);
-        if let Some(key) = mask {
-            apply_mask(&mut out[start..], key, 0);
+        match mask {
+            Some(key) => extend_masked(out, &self.payload, key, 0),
+            None => out.extend_from_slice(&self.payload),
         }
     }
 }

@@ -48,7 +48,8 @@
 //!    [`Connection::handle_write_error`]).
 //!
 //! The loop below is the simplest one. A fast adapter reads straight into
-//! [`Connection::read_buffer_for`] (then [`Connection::handle_read`]), writes with
+//! [`Connection::read_buffer_for`], asking for at most the limit it gives (then
+//! [`Connection::handle_read`]), writes with
 //! [`Connection::poll_transmit_into`] and one vectored write of the [`OutputBuffer`]
 //! (large unmasked payloads are referenced, not copied), and calls
 //! [`Connection::release_buffers`] when the connection has been idle for a while.

@@ -30,6 +30,25 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
+/// Appends `src` to `dst`, masked with `key` as if `src` started `offset` bytes into
+/// the payload: the copy a client makes of a payload it cannot mask in place.
+///
+/// The copy and the mask go piece by piece, so that each piece is masked while it is
+/// still in the L1 cache, and each copy is short: glibc copies large blocks with
+/// `rep movsb`, which on an AMD EPYC VM moved a 256 KiB write chunk at about 1.3 GB/s,
+/// half of a 1 MiB client's time (BENCHMARKS.md).
+pub fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
+    const PIECE: usize = 2048;
+    dst.reserve(src.len());
+    let mut offset = offset;
+    for piece in src.chunks(PIECE) {
+        let at = dst.len();
+        dst.extend_from_slice(piece);
+        apply_mask(&mut dst[at..], key, offset);
+        offset += piece.len();
+    }
+}
+
 /// The plain byte-by-byte definition of masking, kept as the reference for tests.
 pub fn apply_mask_reference(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for (i, byte) in buf.iter_mut().enumerate() {
@@ -89,6 +108,25 @@ mod tests {
             apply_mask(&mut fast[start..], key, round);
             apply_mask_reference(&mut slow[start..], key, round);
             assert_eq!(fast, slow);
+        }
+    }
+
+    #[test]
+    fn extend_masked_matches_copy_then_reference() {
+        let mut seed = 7;
+        for len in [0, 1, 3, 2047, 2048, 2049, 5000, 70_000] {
+            let mut src = vec![0u8; len];
+            fill(&mut src, &mut seed);
+            for offset in 0..4 {
+                let key = [0x12, 0x34, 0x56, 0x78];
+                let mut expected = b"head".to_vec();
+                let mut tail = src.clone();
+                apply_mask_reference(&mut tail, key, offset);
+                expected.extend_from_slice(&tail);
+                let mut got = b"head".to_vec();
+                extend_masked(&mut got, &src, key, offset);
+                assert_eq!(got, expected, "len {len}, offset {offset}");
+            }
         }
     }
 

@@ -323,7 +323,8 @@ fn read_with_sizes_the_zeroed_room_to_the_reads() {
     assert!(run[..16].iter().all(|&r| r == 64 * k), "{run:?}");
     assert_eq!(run[16], 32 * k);
 
-    // Inside a large payload: its rest (capped at 256 KiB), whatever the read size.
+    // Inside a large payload: its rest, capped at the larger of the read size (16 KiB
+    // here) and 256 KiB.
     let big = masked(&Frame::binary(vec![2u8; 1 << 20]));
     let mut conn = Connection::new(Role::Server, Config::default(), now);
     let mut at = 0;
@@ -388,5 +389,6 @@ fn both_ways_of_reading_keep_to_the_same_limit() {
             rooms[1..rooms.len() - 1].iter().all(|&r| r == limit),
             "{read_size}: {rooms:?}"
         );
+        assert!(rooms.iter().all(|&r| r <= limit), "{read_size}: {rooms:?}");
     }
 }

@@ -327,8 +327,10 @@ impl<T: Transport> Driver<T> {
                 self.conn.extend_read_buffer(&scratch[..n], self.read_size);
             })
         } else if self.io.reads_into_spare_capacity() {
-            // Straight into the connection's buffer, without zeroing it first, at
-            // most as much as the connection says.
+            // Straight into the connection's buffer, without zeroing it first. Room
+            // for a large frame's rest is reserved, but a read asks for at most the
+            // limit the connection gives, so the peer's next bytes arrive while this
+            // piece is handled.
             let (buf, max) = self.conn.read_buffer_for(self.read_size);
             ready!(self.io.poll_read_buf(cx, buf, max))
         } else {

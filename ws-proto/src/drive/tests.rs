@@ -416,6 +416,22 @@ fn a_frame_larger_than_the_read_size_is_read_at_most_max_read_size_at_a_time() {
 }
 
 #[test]
+fn a_read_size_above_max_read_size_is_the_limit_of_a_read_inside_a_frame() {
+    let (mut ws, wire, mut client) = pair(true);
+    ws.set_read_size(2 * crate::MAX_READ_SIZE);
+    let payload: Vec<u8> = (0..5 * crate::MAX_READ_SIZE as u32)
+        .map(|i| (i >> 3) as u8)
+        .collect();
+    client.send(payload.clone()).unwrap();
+    transmit(&mut client, &wire);
+    let Poll::Ready(Ok(Some(message))) = poll_once(ws.recv_message()) else {
+        panic!("the message is there");
+    };
+    assert_eq!(message, Message::from(payload));
+    assert_eq!(wire.borrow().largest_read, 2 * crate::MAX_READ_SIZE);
+}
+
+#[test]
 fn an_idle_connection_gives_its_buffers_back_on_the_runtime_clock() {
     let (mut ws, wire, mut client) = pair(true);
     client.send("hello").unwrap();

@@ -47,8 +47,8 @@
 //! `config.close_timeout = setup.close_timeout`; do what `setup.action` says (most
 //! often nothing: see [`ClientAction`]); receive events until the stream ends
 //! (`Ok(None)`), keeping the messages and the reason of `Event::Closed`; and return the
-//! first error, of `connect`, of the action's close, or of a receive, as it is. It is called on a thread of
-//! its own, so it may block (a runtime of its own included).
+//! first error, of `connect`, of the action's close, or of a receive, as it is. It is
+//! called on a thread of its own, so it may block (a runtime of its own included).
 //!
 //! ```no_run
 //! use ws_testkit::client_suite::{ClientSetup, Received};

@@ -109,6 +109,9 @@ async fn ours(url: &str, payload: Bytes, window: usize) -> Res {
     if let Ok(v) = std::env::var("WS_WRITE_CHUNK") {
         options.config.write_chunk_size = ws_bench::parse_size(&v);
     }
+    if let Ok(v) = std::env::var("WS_READ_SIZE") {
+        options.read_size = ws_bench::parse_size(&v);
+    }
     let mut ws = ws_tokio::connect(url, options).await?;
     for _ in 0..window {
         ws.send(Message::Binary(payload.clone())).await?;

@@ -421,7 +421,7 @@ fn soak(o: &Options) {
     // soak is sampled halfway.
     let busy_at = Duration::from_secs(10).min(Duration::from_secs(o.soak_secs) / 2);
     println!(
-        "| server | messages/s | failed connections | RSS, all busy ({:.1} s) | RSS at the end | \
+        "| server | messages/s | failed connections | RSS, all busy ({} s) | RSS at the end | \
          peak | RSS 5 s after the clients left |",
         busy_at.as_secs_f64()
     );
@@ -451,6 +451,8 @@ fn soak(o: &Options) {
                 let _ = load.kill();
                 break None;
             }
+            // Often enough that a short soak is sampled near its middle and the peak
+            // is not missed.
             std::thread::sleep(Duration::from_millis(250));
             let Ok(rss) = ws_bench::rss_of(server.pid()) else {
                 break None; // the server died
