@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every side-by-side benchmark and writes the Markdown tables to results.md
-# (about 75 minutes on a 2-core machine; 45 with --reps 2 --secs 1). Pass options through to `matrix`, e.g.
+# (52 minutes at the defaults on a 2-core machine; 39 with --reps 2 --secs 1). Pass options through to `matrix`, e.g.
 #   ./run-all.sh --reps 1 --secs 0.5      # a quick look
 set -euo pipefail
 cd "$(dirname "$0")"
