@@ -378,13 +378,18 @@ impl Connection {
     /// limit is the larger of `read_size` and [`MAX_READ_SIZE`], the same as
     /// [`read_with`](Self::read_with) keeps to.
     pub fn read_buffer_for(&mut self, read_size: usize) -> (&mut BytesMut, usize) {
-        let rest = match self.header {
+        self.rbuf.reserve(read_size.max(self.payload_rest()));
+        (&mut self.rbuf, read_limit(read_size))
+    }
+
+    /// Inside a frame whose payload is still arriving, how many of its bytes the read
+    /// buffer does not hold yet (0 between frames).
+    fn payload_rest(&self) -> usize {
+        match self.header {
             // `check_header` bounded the length by `max_frame_size`, a `usize`.
             Some(h) => (h.payload_len as usize).saturating_sub(self.rbuf.len()),
             None => 0,
-        };
-        self.rbuf.reserve(read_size.max(rest));
-        (&mut self.rbuf, read_limit(read_size))
+        }
     }
 
     /// Appends bytes that were read into a buffer of the adapter's own (the stack
@@ -423,10 +428,7 @@ impl Connection {
         read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
     ) -> Result<usize, E> {
         let start = self.rbuf.len();
-        let rest = match self.header {
-            Some(h) => (h.payload_len as usize).saturating_sub(start),
-            None => 0,
-        };
+        let rest = self.payload_rest();
         let adaptive = self.read_room.min(read_size).max(1);
         let room = adaptive.max(rest.min(read_limit(read_size)));
         self.rbuf.resize(start + room, 0);

@@ -326,14 +326,25 @@ fn read_with_sizes_the_zeroed_room_to_the_reads() {
     // Inside a large payload: its rest, capped at the larger of the read size (16 KiB
     // here) and 256 KiB.
     let big = masked(&Frame::binary(vec![2u8; 1 << 20]));
+    let (rooms, events) = read_all_with(&big, 16 << 10);
+    // 4 KiB before the header is known, then the rest in pieces of 256 KiB at most.
+    let q = 256 * k;
+    assert_eq!(rooms, [4 * k, q, q, q, big.len() - 4 * k - 3 * q]);
+    assert!(matches!(events.as_slice(), [Event::Message(_)]));
+}
+
+/// Feeds `wire` to a new server connection through `read_with`, each read filling as
+/// much of the room as is left: the room of each read, and the events.
+fn read_all_with(wire: &[u8], read_size: usize) -> (Vec<usize>, Vec<Event>) {
+    let now = support::t0();
     let mut conn = Connection::new(Role::Server, Config::default(), now);
     let mut at = 0;
     let (mut rooms, mut events) = (Vec::new(), Vec::new());
-    while at < big.len() {
-        conn.read_with(16 << 10, now, |room| {
+    while at < wire.len() {
+        conn.read_with(read_size, now, |room| {
             rooms.push(room.len());
-            let n = room.len().min(big.len() - at);
-            room[..n].copy_from_slice(&big[at..at + n]);
+            let n = room.len().min(wire.len() - at);
+            room[..n].copy_from_slice(&wire[at..at + n]);
             at += n;
             Ok::<usize, ()>(n)
         })
@@ -341,10 +352,7 @@ fn read_with_sizes_the_zeroed_room_to_the_reads() {
         // Decoding is lazy: the header is read when events are asked for.
         events.extend(take_events(&mut conn));
     }
-    // 4 KiB before the header is known, then the rest in pieces of 256 KiB at most.
-    let q = 256 * k;
-    assert_eq!(rooms, [4 * k, q, q, q, big.len() - 4 * k - 3 * q]);
-    assert!(matches!(events.as_slice(), [Event::Message(_)]));
+    (rooms, events)
 }
 
 /// Both ways of reading keep to one limit: `read_buffer_for` reserves the whole rest
@@ -371,20 +379,7 @@ fn both_ways_of_reading_keep_to_the_same_limit() {
         assert!(buf.capacity() >= (2 << 20), "{}", buf.capacity());
 
         // Into zeroed room: after the first read, pieces of the limit.
-        let mut conn = Connection::new(Role::Server, Config::default(), now);
-        let mut at = 0;
-        let mut rooms = Vec::new();
-        while at < big.len() {
-            conn.read_with(read_size, now, |room| {
-                rooms.push(room.len());
-                let n = room.len().min(big.len() - at);
-                room[..n].copy_from_slice(&big[at..at + n]);
-                at += n;
-                Ok::<usize, ()>(n)
-            })
-            .unwrap();
-            take_events(&mut conn);
-        }
+        let (rooms, _) = read_all_with(&big, read_size);
         assert!(
             rooms[1..rooms.len() - 1].iter().all(|&r| r == limit),
             "{read_size}: {rooms:?}"

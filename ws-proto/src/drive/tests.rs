@@ -398,37 +398,40 @@ fn a_large_message_arrives_whole_through_either_kind_of_read() {
     }
 }
 
-#[test]
-fn a_frame_larger_than_the_read_size_is_read_at_most_max_read_size_at_a_time() {
+/// Sends one message of `len` bytes to a server reading into spare capacity, with
+/// `read_size` set if given, checks that it arrives whole, and returns the most room
+/// any read was offered.
+fn largest_read_of_a_message(read_size: Option<usize>, len: usize) -> usize {
     let (mut ws, wire, mut client) = pair(true);
-    let payload: Vec<u8> = (0..3 * crate::MAX_READ_SIZE as u32)
-        .map(|i| i as u8)
-        .collect();
+    if let Some(read_size) = read_size {
+        ws.set_read_size(read_size);
+    }
+    let payload: Vec<u8> = (0..len as u32).map(|i| (i >> 3) as u8).collect();
     client.send(payload.clone()).unwrap();
     transmit(&mut client, &wire);
     let Poll::Ready(Ok(Some(message))) = poll_once(ws.recv_message()) else {
         panic!("the message is there");
     };
     assert_eq!(message, Message::from(payload));
+    wire.borrow().largest_read
+}
+
+#[test]
+fn a_frame_larger_than_the_read_size_is_read_at_most_max_read_size_at_a_time() {
     // Room for the whole frame is reserved, but no read is offered more than the cap,
     // and the reads inside the frame are offered all of it.
-    assert_eq!(wire.borrow().largest_read, crate::MAX_READ_SIZE);
+    assert_eq!(
+        largest_read_of_a_message(None, 3 * crate::MAX_READ_SIZE),
+        crate::MAX_READ_SIZE
+    );
 }
 
 #[test]
 fn a_read_size_above_max_read_size_is_the_limit_of_a_read_inside_a_frame() {
-    let (mut ws, wire, mut client) = pair(true);
-    ws.set_read_size(2 * crate::MAX_READ_SIZE);
-    let payload: Vec<u8> = (0..5 * crate::MAX_READ_SIZE as u32)
-        .map(|i| (i >> 3) as u8)
-        .collect();
-    client.send(payload.clone()).unwrap();
-    transmit(&mut client, &wire);
-    let Poll::Ready(Ok(Some(message))) = poll_once(ws.recv_message()) else {
-        panic!("the message is there");
-    };
-    assert_eq!(message, Message::from(payload));
-    assert_eq!(wire.borrow().largest_read, 2 * crate::MAX_READ_SIZE);
+    assert_eq!(
+        largest_read_of_a_message(Some(2 * crate::MAX_READ_SIZE), 5 * crate::MAX_READ_SIZE),
+        2 * crate::MAX_READ_SIZE
+    );
 }
 
 #[test]
