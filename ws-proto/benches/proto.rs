@@ -8,6 +8,7 @@
 //!   which references large unmasked payloads instead of copying them;
 //! - `mask`: [`apply_mask`] over a buffer, next to a plain `copy_from_slice` of the same
 //!   size (the memory-bandwidth reference) and the byte-by-byte [`apply_mask_reference`];
+//!   [`extend_masked`] (a client's masked copy) next to a plain `extend_from_slice`;
 //! - `utf8`: the incremental [`Utf8Validator`], next to `std::str::from_utf8`;
 //! - `handshake`: the server reading a browser's upgrade request and writing its 101,
 //!   and the client writing its request and reading the 101;
@@ -30,7 +31,7 @@ use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterio
 use ws_proto::bytes::Bytes;
 use ws_proto::handshake::{ClientHandshake, ClientOptions, ServerHandshake};
 use ws_proto::http::HeaderMap;
-use ws_proto::mask::{apply_mask, apply_mask_reference};
+use ws_proto::mask::{apply_mask, apply_mask_reference, extend_masked};
 use ws_proto::utf8::Utf8Validator;
 use ws_proto::{
     Config, Connection, Event, Frame, HandshakeLimits, Message, OutputBuffer, Role, SeededEntropy,
@@ -212,6 +213,21 @@ fn mask(c: &mut Criterion) {
         });
         group.bench_function(format!("copy_from_slice/{name}"), |b| {
             b.iter(|| black_box(&mut buf).copy_from_slice(black_box(&src)));
+        });
+        // A client's masked copy of a payload it shares, beside the plain append it
+        // replaces.
+        let mut out = Vec::with_capacity(len);
+        group.bench_function(format!("extend_masked/{name}"), |b| {
+            b.iter(|| {
+                out.clear();
+                extend_masked(black_box(&mut out), black_box(&src), black_box(KEY), 0);
+            });
+        });
+        group.bench_function(format!("extend_from_slice/{name}"), |b| {
+            b.iter(|| {
+                out.clear();
+                black_box(&mut out).extend_from_slice(black_box(&src));
+            });
         });
         if len == 64 << 10 {
             group.bench_function(format!("apply_mask_reference/{name}"), |b| {

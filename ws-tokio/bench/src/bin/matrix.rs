@@ -23,7 +23,8 @@
 //! Servers run on core 0 and the load (the neutral load generator, or the clients under
 //! test) on core 1, with `taskset` when it is installed. Every cell is measured `reps`
 //! times, the implementations taking turns within each repetition so that drift in the
-//! machine's speed hits them alike; the tables show medians.
+//! machine's speed hits them alike, in an order that rotates from cell to cell; the
+//! tables show medians.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -188,6 +189,23 @@ fn pinned(core: usize, program: PathBuf) -> Command {
     }
 }
 
+/// The neutral side of a measurement (the load generator, the neutral server), pinned
+/// to `core`, with glibc's allocator told to keep the memory it frees.
+///
+/// By default glibc gives freed memory back to the kernel (it trims the heap's top, and
+/// unmaps large blocks) and faults it in again at the next allocation. With a
+/// gigabyte in flight (1 MiB × 64 connections × 16) the neutral server spent its time
+/// doing so, and the client measured after it made 30-280 msg/s instead of about
+/// 1 500, whichever library it was (BENCHMARKS.md, "2026-12-05"). What is measured
+/// should be the library under test, so the tools keep their memory; the servers and
+/// clients under test run with the defaults their users get.
+fn neutral_tool(core: usize, name: &str) -> Command {
+    let mut cmd = pinned(core, bin(name));
+    cmd.env("MALLOC_TRIM_THRESHOLD_", "2147483647")
+        .env("MALLOC_MMAP_THRESHOLD_", "33554432");
+    cmd
+}
+
 /// A server process and the address it listens on.
 struct Server {
     child: Child,
@@ -272,7 +290,7 @@ fn servers(o: &Options) {
         .collect();
     let results = run_cells(o, |name| {
         let server = &running.iter().find(|(n, _)| n == name).expect("started").1;
-        let mut cmd = pinned(1, bin("loadgen"));
+        let mut cmd = neutral_tool(1, "loadgen");
         cmd.arg("echo").arg(&server.addr);
         cmd
     });
@@ -284,7 +302,7 @@ fn servers(o: &Options) {
 }
 
 fn clients(o: &Options) {
-    let mut cmd = pinned(0, bin("neutral"));
+    let mut cmd = neutral_tool(0, "neutral");
     cmd.arg("127.0.0.1:0");
     let server = Server::start(cmd);
     let url = format!("ws://{}/", server.addr);
@@ -303,11 +321,19 @@ fn clients(o: &Options) {
 /// Measures every cell `reps` times, the implementations taking turns within each
 /// repetition. `load` gives the measuring command for an implementation; the cell's
 /// SIZE CONNS WINDOW WARMUP SECS are appended to it.
+///
+/// Who goes first changes from one repetition and one cell to the next: the first
+/// run of a cell meets what the previous cell left (the neutral side's memory, the
+/// kernel's socket buffers), and with a fixed order the same implementation always
+/// met it.
 fn run_cells(o: &Options, load: impl Fn(&str) -> Command) -> BTreeMap<(Cell, String), Vec<f64>> {
     let mut results: BTreeMap<(Cell, String), Vec<f64>> = BTreeMap::new();
     for rep in 0..o.reps {
-        for cell @ (size, conns, window) in cells(o) {
-            for name in &o.impls {
+        for (i, cell @ (size, conns, window)) in cells(o).into_iter().enumerate() {
+            let mut order = o.impls.clone();
+            let turns = (rep + i) % order.len().max(1);
+            order.rotate_left(turns);
+            for name in &order {
                 let mut cmd = load(name);
                 cmd.arg(size.to_string())
                     .arg(conns.to_string())
@@ -431,7 +457,7 @@ fn soak(o: &Options) {
         let mut cmd = pinned(0, bin("server"));
         cmd.arg(name).arg("127.0.0.1:0");
         let server = Server::start(cmd);
-        let mut cmd = pinned(1, bin("loadgen"));
+        let mut cmd = neutral_tool(1, "loadgen");
         cmd.args(["echo", &server.addr])
             .arg(o.soak_size.to_string())
             .arg(o.soak_conns.to_string())
