@@ -377,9 +377,27 @@ impl Connection {
     /// room is only reserved: pages the peer does not fill are never touched). The
     /// limit is the larger of `read_size` and [`MAX_READ_SIZE`], the same as
     /// [`read_with`](Self::read_with) keeps to.
+    ///
+    /// Near the end of a payload larger than `read_size` whose rest the buffer already
+    /// has room for, no more room is asked for: topping it up to `read_size` would
+    /// regrow the whole buffer (bytes doubles it) for the bytes past the frame's end,
+    /// and the next message would land in the other half. A 1 MiB payload kept a
+    /// 2 MiB buffer so, read half in one half and half in the other (BENCHMARKS.md,
+    /// "2026-12-05").
     pub fn read_buffer_for(&mut self, read_size: usize) -> (&mut BytesMut, usize) {
-        self.rbuf.reserve(read_size.max(self.payload_rest()));
+        if !self.large_payload_fits(read_size) {
+            self.rbuf.reserve(read_size.max(self.payload_rest()));
+        }
         (&mut self.rbuf, read_limit(read_size))
+    }
+
+    /// Inside a frame whose payload is larger than `read_size`, the read buffer has
+    /// room for all of the payload still to come.
+    fn large_payload_fits(&self, read_size: usize) -> bool {
+        let larger = self
+            .header
+            .is_some_and(|h| h.payload_len > read_size as u64);
+        larger && self.payload_rest() <= self.rbuf.capacity() - self.rbuf.len()
     }
 
     /// Inside a frame whose payload is still arriving, how many of its bytes the read
@@ -420,7 +438,9 @@ impl Connection {
     /// larger of `read_size` and [`MAX_READ_SIZE`] (more would mostly zero bytes a
     /// loopback read does not fill, while 64 KiB took four times the reads of
     /// tungstenite per 1 MiB message: BENCHMARKS.md; a read size set larger is kept,
-    /// as for a read into spare capacity).
+    /// as for a read into spare capacity). At the end of a payload larger than
+    /// `read_size`, when the buffer already has room for its rest, the room is what
+    /// the buffer has, as in [`read_buffer_for`](Self::read_buffer_for).
     pub fn read_with<E>(
         &mut self,
         read_size: usize,
@@ -430,7 +450,12 @@ impl Connection {
         let start = self.rbuf.len();
         let rest = self.payload_rest();
         let adaptive = self.read_room.min(read_size).max(1);
-        let room = adaptive.max(rest.min(read_limit(read_size)));
+        let mut room = adaptive.max(rest.min(read_limit(read_size)));
+        if self.large_payload_fits(read_size) {
+            // As in `read_buffer_for`: the end of a large payload that fits is no
+            // reason to regrow the buffer.
+            room = room.min(self.rbuf.capacity() - start);
+        }
         self.rbuf.resize(start + room, 0);
         let result = read(&mut self.rbuf[start..]);
         let n = match &result {

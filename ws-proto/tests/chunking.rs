@@ -220,7 +220,10 @@ fn read_with_gives_the_same_events_as_handle_input() {
             }
             let n = conn
                 .read_with(read_size, now, |room| {
-                    assert!(room.len() >= read_size && room.iter().all(|&b| b == 0));
+                    // At least the read size, except at the end of a payload larger
+                    // than it, whose rest is all the room there is (the buffer is not
+                    // regrown for more): never none.
+                    assert!(!room.is_empty() && room.iter().all(|&b| b == 0));
                     let n = room.len().min(wire.len() - at).min(1 + rng.below(400));
                     room[..n].copy_from_slice(&wire[at..at + n]);
                     Ok::<usize, ()>(n)
@@ -385,5 +388,75 @@ fn both_ways_of_reading_keep_to_the_same_limit() {
             "{read_size}: {rooms:?}"
         );
         assert!(rooms.iter().all(|&r| r <= limit), "{read_size}: {rooms:?}");
+    }
+}
+
+/// Reads `wire` into a connection the way the drive loop does: into the spare capacity
+/// `read_buffer_for` leaves (or, with `zeroed`, into `read_with`'s room), each read
+/// taking the next of `pieces` bytes (what the socket has) or the room, whichever is
+/// less, and through a small stack buffer when the read buffer has no room at all.
+/// Returns the most the read buffer ever held, and the messages.
+fn read_like_a_driver(wire: &[u8], zeroed: bool, pieces: &[usize]) -> (usize, usize) {
+    let now = support::t0();
+    let read_size = 64 << 10;
+    let mut conn = Connection::new(Role::Server, Config::default(), now);
+    let (mut at, mut most, mut messages) = (0, 0, 0);
+    for &piece in pieces.iter().cycle() {
+        if at == wire.len() {
+            break;
+        }
+        let avail = piece.min(wire.len() - at);
+        if conn.read_buffer().capacity() == 0 {
+            let n = avail.min(4096);
+            conn.extend_read_buffer(&wire[at..at + n], read_size);
+            at += n;
+            conn.handle_read(now);
+        } else if zeroed {
+            conn.read_with(read_size, now, |room| {
+                let n = room.len().min(avail);
+                room[..n].copy_from_slice(&wire[at..at + n]);
+                at += n;
+                Ok::<usize, ()>(n)
+            })
+            .unwrap();
+        } else {
+            let (buf, max) = conn.read_buffer_for(read_size);
+            let n = (buf.capacity() - buf.len()).min(max).min(avail);
+            buf.extend_from_slice(&wire[at..at + n]);
+            at += n;
+            conn.handle_read(now);
+        }
+        most = most.max(conn.read_buffer().capacity());
+        // Each message is dropped as soon as it is seen, as a client that only counts
+        // them would.
+        messages += take_events(&mut conn)
+            .into_iter()
+            .filter(|e| matches!(e, Event::Message(_)))
+            .count();
+    }
+    (most, messages)
+}
+
+/// A stream of large messages keeps one buffer of about a message: reading the end of
+/// one does not regrow the buffer for room past it (which doubled a 1 MiB buffer, and
+/// then alternated the messages between its two halves).
+#[test]
+fn large_messages_read_in_pieces_keep_a_buffer_of_one_message() {
+    let payload = 1 << 20;
+    let frame = masked(&Frame::binary(vec![5u8; payload]));
+    let wire: Vec<u8> = (0..6).flat_map(|_| frame.iter().copied()).collect();
+    for zeroed in [false, true] {
+        for pieces in [
+            &[65_483, 130_966, 262_144][..],
+            &[4096, 100_000][..],
+            &[1 << 20][..],
+        ] {
+            let (most, messages) = read_like_a_driver(&wire, zeroed, pieces);
+            assert_eq!(messages, 6);
+            assert!(
+                most <= frame.len() + (64 << 10),
+                "zeroed {zeroed}, pieces {pieces:?}: the buffer grew to {most}"
+            );
+        }
     }
 }
