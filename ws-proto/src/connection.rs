@@ -391,13 +391,14 @@ impl Connection {
         (&mut self.rbuf, read_limit(read_size))
     }
 
-    /// Inside a frame whose payload is larger than `read_size`, the read buffer has
-    /// room for all of the payload still to come.
+    /// Inside a frame whose payload is larger than `read_size` and still arriving, the
+    /// read buffer has room for all of the payload still to come (so a read has room).
     fn large_payload_fits(&self, read_size: usize) -> bool {
         let larger = self
             .header
             .is_some_and(|h| h.payload_len > read_size as u64);
-        larger && self.payload_rest() <= self.rbuf.capacity() - self.rbuf.len()
+        let rest = self.payload_rest();
+        larger && rest > 0 && rest <= self.rbuf.capacity() - self.rbuf.len()
     }
 
     /// Inside a frame whose payload is still arriving, how many of its bytes the read

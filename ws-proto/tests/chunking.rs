@@ -460,3 +460,32 @@ fn large_messages_read_in_pieces_keep_a_buffer_of_one_message() {
         }
     }
 }
+
+/// A large payload that is all in the buffer but not decoded yet (its header was,
+/// events have not been asked for since) still leaves room for the next read, both
+/// ways: an empty room would read as the end of the stream.
+#[test]
+fn a_whole_large_payload_not_decoded_yet_leaves_room_to_read() {
+    let now = support::t0();
+    let read_size = 1024;
+    let frame = masked(&Frame::binary(vec![1u8; 4 * read_size]));
+    let header = 8; // 2 bytes, a 16-bit length, the key
+    let mut conn = Connection::new(Role::Server, Config::default(), now);
+    conn.handle_input(&frame[..header], now);
+    assert!(take_events(&mut conn).is_empty());
+    conn.handle_input(&frame[header..], now);
+
+    let (buf, max) = conn.read_buffer_for(read_size);
+    assert!(buf.capacity() > buf.len() && max > 0);
+    let mut offered = 0;
+    conn.read_with(read_size, now, |room| {
+        offered = room.len();
+        Ok::<usize, ()>(0)
+    })
+    .unwrap();
+    assert!(offered > 0);
+    assert!(matches!(
+        take_events(&mut conn).as_slice(),
+        [Event::Message(_)]
+    ));
+}
