@@ -6,10 +6,12 @@
 //!                                   # (and what allocations they are, by size)
 //! ```
 //!
-//! The server runs in this process on a current-thread runtime in its own thread; the
-//! load comes from a plain `std::net` client thread whose steady-state loop allocates
-//! nothing (fixed buffers, pre-masked frames), so every allocation counted while it
-//! runs is the server's.
+//! The server runs in this process: the async ones on a current-thread runtime in a
+//! thread of their own, the blocking ones (`ours-blocking`, `tungstenite-blocking`)
+//! on a thread per connection, so their idle figure includes what spawning that
+//! thread puts on the heap. The load comes from a plain `std::net` client thread
+//! whose steady-state loop allocates nothing (fixed buffers, pre-masked frames), so
+//! every allocation counted while it runs is the server's.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
@@ -17,7 +19,7 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc;
 
-use ws_bench::{FrameSplitter, Piece, SERVERS, parse_size, show_size};
+use ws_bench::{BLOCKING, FrameSplitter, Piece, SERVERS, parse_size, show_size};
 
 struct Counting;
 
@@ -135,7 +137,7 @@ fn echo(sizes: Vec<usize>) {
         print!(" {} |", show_size(size));
     }
     println!("\n|---|{}", "---|".repeat(sizes.len()));
-    for &which in SERVERS {
+    for &which in SERVERS.iter().chain(BLOCKING) {
         let addr = start(which);
         print!("| {which} |");
         for &size in &sizes {
@@ -156,7 +158,7 @@ fn idle(conns: usize, breakdown: bool) {
     println!("\n### Live heap per idle connection ({conns} connections)\n");
     println!("| server | per connection, after the handshake | after 3 s idle |");
     println!("|---|---|---|");
-    for &which in SERVERS {
+    for &which in SERVERS.iter().chain(BLOCKING) {
         let addr = start(which);
         // One connection first, so one-time allocations are not counted.
         let first = open(&addr);
