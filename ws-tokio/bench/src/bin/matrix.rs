@@ -328,12 +328,13 @@ fn clients(o: &Options) {
 /// met it.
 ///
 /// `shared` says that every implementation runs against one long-lived neutral
-/// process (the clients' neutral server). The first run of a cell there also meets a
+/// process (the clients' neutral server). The first runs of a cell there also meet a
 /// neutral side that has never held that cell's load: at 1 MiB × 64 × 16 it has a
-/// gigabyte to fault in, and that first run made 310 msg/s where the next ones made
-/// 1 100-1 400, whoever ran it. So the first repetition starts each cell with one run
-/// that is not counted. (Each server under test is a process of its own, which meets
-/// every cell cold once, so the servers' matrix needs none.)
+/// gigabyte to fault in, and its first runs made 24, then 616, then about 1 000
+/// msg/s, where later ones made 1 200-1 300, whoever ran them. So in the first
+/// repetition each cell starts with uncounted runs until the neutral side is warm
+/// (see [`warm_up`]). Each server under test is a process of its own, which meets
+/// every cell cold once, so the servers' matrix needs none.
 fn run_cells(
     o: &Options,
     shared: bool,
@@ -345,12 +346,7 @@ fn run_cells(
             let mut order = o.impls.clone();
             let turns = (rep + i) % order.len().max(1);
             order.rotate_left(turns);
-            let warm = order.first().filter(|_| shared && rep == 0).cloned();
-            for (counted, name) in warm
-                .iter()
-                .map(|n| (false, n))
-                .chain(order.iter().map(|n| (true, n)))
-            {
+            let run = |name: &str| {
                 let mut cmd = load(name);
                 cmd.arg(size.to_string())
                     .arg(conns.to_string())
@@ -358,22 +354,38 @@ fn run_cells(
                     .arg(&o.warmup)
                     .arg(&o.secs);
                 let rate = measure(cmd);
-                if !counted {
-                    eprintln!(
-                        "rep {rep} {} x{conns} w{window} {name}: {rate:.0} msg/s (warming the neutral side, not counted)",
-                        show_size(size)
-                    );
-                    continue;
-                }
-                eprintln!(
+                eprint!(
                     "rep {rep} {} x{conns} w{window} {name}: {rate:.0} msg/s",
                     show_size(size)
                 );
+                rate
+            };
+            if let Some(first) = order.first().filter(|_| shared && rep == 0) {
+                warm_up(|| run(first));
+            }
+            for name in &order {
+                let rate = run(name);
+                eprintln!();
                 results.entry((cell, name.clone())).or_default().push(rate);
             }
         }
     }
     results
+}
+
+/// Runs `run` (uncounted) until two runs in a row agree within 15 %, at most five
+/// times: the shared neutral side then holds the cell's load, whatever its size.
+fn warm_up(mut run: impl FnMut() -> f64) {
+    let mut last = run();
+    eprintln!(" (warming the neutral side, not counted)");
+    for _ in 1..5 {
+        let rate = run();
+        eprintln!(" (warming the neutral side, not counted)");
+        if (rate - last).abs() <= 0.15 * rate.max(last) {
+            return;
+        }
+        last = rate;
+    }
 }
 
 /// The rates per cell, and the ratio of our first implementation listed to each peer.
