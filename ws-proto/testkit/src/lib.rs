@@ -25,7 +25,9 @@
 //!   adapter's `tests/client_suite.rs`;
 //! - [`drive`](mod@drive): the server handlers and the client's part of a case, once
 //!   for both async adapters;
-//! - [`examples`]: the command line the adapters' example programs share.
+//! - [`examples`]: the command line the adapters' example programs share;
+//! - [`allocations`]: a counting allocator, and the check that an echo loop allocates
+//!   nothing per message.
 //!
 //! # The server under test
 //!
@@ -69,6 +71,7 @@
 //! # fn main() {}
 //! ```
 
+pub mod allocations;
 pub mod bad_input;
 pub mod client;
 pub mod client_suite;
