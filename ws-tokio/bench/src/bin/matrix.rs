@@ -346,7 +346,7 @@ fn run_cells(
             let mut order = o.impls.clone();
             let turns = (rep + i) % order.len().max(1);
             order.rotate_left(turns);
-            let run = |name: &str| {
+            let run = |name: &str, counted: bool| {
                 let mut cmd = load(name);
                 cmd.arg(size.to_string())
                     .arg(conns.to_string())
@@ -354,18 +354,22 @@ fn run_cells(
                     .arg(&o.warmup)
                     .arg(&o.secs);
                 let rate = measure(cmd);
-                eprint!(
-                    "rep {rep} {} x{conns} w{window} {name}: {rate:.0} msg/s",
-                    show_size(size)
+                eprintln!(
+                    "rep {rep} {} x{conns} w{window} {name}: {rate:.0} msg/s{}",
+                    show_size(size),
+                    if counted {
+                        ""
+                    } else {
+                        " (warming the neutral side, not counted)"
+                    }
                 );
                 rate
             };
             if let Some(first) = order.first().filter(|_| shared && rep == 0) {
-                warm_up(|| run(first));
+                warm_up(|| run(first, false));
             }
             for name in &order {
-                let rate = run(name);
-                eprintln!();
+                let rate = run(name, true);
                 results.entry((cell, name.clone())).or_default().push(rate);
             }
         }
@@ -377,10 +381,8 @@ fn run_cells(
 /// times: the shared neutral side then holds the cell's load, whatever its size.
 fn warm_up(mut run: impl FnMut() -> f64) {
     let mut last = run();
-    eprintln!(" (warming the neutral side, not counted)");
     for _ in 1..5 {
         let rate = run();
-        eprintln!(" (warming the neutral side, not counted)");
         if (rate - last).abs() <= 0.15 * rate.max(last) {
             return;
         }
