@@ -26,6 +26,10 @@ pub(crate) const IDLE_RELEASE: Duration = Duration::from_secs(2);
 /// At most this many reads in a row without a look at the stop signal and the timer.
 const CHECK_EVERY: u32 = 16;
 
+/// At most this many reads and writes in a row that the transport completed at once
+/// before the task hands its thread back ([`Driver::poll_yield`]).
+const YIELD_EVERY: u32 = 32;
+
 /// The stack buffer a connection without a read buffer waits for input in.
 const SCRATCH_SIZE: usize = 4096;
 
@@ -133,6 +137,9 @@ pub(crate) struct Driver<T: Transport> {
     pub(crate) progress: u64,
     /// Reads since the stop signal and the timer were last polled.
     reads_unchecked: u32,
+    /// Reads and writes the transport completed at once since it last had to wait or
+    /// the task last yielded (see [`Driver::poll_yield`]).
+    ready_in_a_row: u32,
     /// Bytes were written since the idle check was last looked at.
     wrote: bool,
     alarm: Arc<Alarm>,
@@ -193,6 +200,7 @@ impl<T: Transport> Driver<T> {
             stopped: false,
             progress: 0,
             reads_unchecked: 0,
+            ready_in_a_row: 0,
             wrote: false,
             waited: None,
             eager: false,
@@ -258,6 +266,7 @@ impl<T: Transport> Driver<T> {
     /// polled again when one fired, another task polls, or a deadline comes sooner
     /// (see [`Alarm`]).
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(self.poll_yield(cx));
         if self.reads_unchecked >= CHECK_EVERY {
             self.reads_unchecked = 0;
             if self.poll_wakeups(cx) {
@@ -267,9 +276,11 @@ impl<T: Transport> Driver<T> {
         if !self.read_eof {
             if let Poll::Ready(result) = self.poll_read_input(cx) {
                 self.reads_unchecked += 1;
+                self.ready_in_a_row += 1;
                 return Poll::Ready(result);
             }
         }
+        self.ready_in_a_row = 0;
         // Nothing to read (or the read side is over, and only writing, registered by
         // the flush, or the timer can move us on): register the other wake-ups.
         self.reads_unchecked = 0;
@@ -277,6 +288,24 @@ impl<T: Transport> Driver<T> {
             return Poll::Ready(Ok(()));
         }
         self.waited = Some(note_wait());
+        Poll::Pending
+    }
+
+    /// Pending once every [`YIELD_EVERY`] reads and writes that completed at once,
+    /// with the task woken to run again: a cooperative yield.
+    ///
+    /// A peer that sends without pause leaves input in the socket every time it is
+    /// read, and a loop that reads and answers it then never waits. On an executor
+    /// that gives a task no budget (async-std's, smol's: tokio's I/O yields on its
+    /// own), the task would never hand its thread back, and every other task there
+    /// (other connections, the accept loop, a handshake) would starve. Yielding before
+    /// the read or write, not after, loses nothing: the state is as it was.
+    fn poll_yield(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.ready_in_a_row < YIELD_EVERY {
+            return Poll::Ready(());
+        }
+        self.ready_in_a_row = 0;
+        cx.waker().wake_by_ref();
         Poll::Pending
     }
 
@@ -507,19 +536,25 @@ impl<T: Transport> Driver<T> {
             if self.out.is_empty() && self.conn.poll_transmit_into(&mut self.out) == 0 {
                 break;
             }
+            ready!(self.poll_yield(cx));
             let written = if self.io.is_write_vectored() {
                 let mut slices = [IoSlice::new(&[]); MAX_SLICES];
                 let n = self.out.io_slices(&mut slices);
                 if n == 1 {
                     // One contiguous slice (small frames are copied together): a
                     // plain write, without the kernel importing a vector.
-                    ready!(self.io.poll_write(cx, &slices[0]))
+                    self.io.poll_write(cx, &slices[0])
                 } else {
-                    ready!(self.io.poll_write_vectored(cx, &slices[..n]))
+                    self.io.poll_write_vectored(cx, &slices[..n])
                 }
             } else {
-                ready!(self.io.poll_write(cx, self.out.first_slice()))
+                self.io.poll_write(cx, self.out.first_slice())
             };
+            let Poll::Ready(written) = written else {
+                self.ready_in_a_row = 0;
+                return Poll::Pending;
+            };
+            self.ready_in_a_row += 1;
             match written {
                 Ok(0) => return Poll::Ready(self.write_failed(ErrorKind::WriteZero.into())),
                 Ok(n) => {

@@ -115,6 +115,8 @@ struct Wire {
     stalled: bool,
     /// The most room a read into spare capacity was offered.
     largest_read: usize,
+    /// The most bytes one read takes (all it is offered when `None`).
+    read_chunk: Option<usize>,
     shut_down: bool,
 }
 
@@ -132,7 +134,9 @@ impl Mock {
         if wire.input.is_empty() && !wire.eof {
             return None;
         }
-        let n = max.min(wire.input.len());
+        let n = max
+            .min(wire.input.len())
+            .min(wire.read_chunk.unwrap_or(usize::MAX));
         Some(wire.input.drain(..n).collect())
     }
 }
@@ -292,6 +296,66 @@ fn the_reader_half_answers_a_ping_while_the_writer_is_idle() {
         received(&mut client, &wire),
         [Event::Pong("are you there".into())]
     );
+}
+
+/// Input that never runs out (here, 1 000 bytes read 8 at a time) makes the task
+/// yield now and then, woken to run again at once, so that the other tasks of an
+/// executor without a budget of its own get their turn; nothing is lost or reordered
+/// across a yield.
+#[test]
+fn a_connection_whose_input_never_runs_out_yields_its_thread_now_and_then() {
+    for spare in [true, false] {
+        let (mut ws, wire, mut client) = pair(spare);
+        wire.borrow_mut().read_chunk = Some(8);
+        for i in 0..100 {
+            client.send(format!("m{i:03}")).unwrap();
+        }
+        transmit(&mut client, &wire);
+        let (mut got, mut yields) = (0, 0);
+        while got < 100 {
+            let before = wakes();
+            match poll_once(ws.recv_message()) {
+                Poll::Ready(Ok(Some(message))) => {
+                    assert_eq!(message, Message::from(format!("m{got:03}")));
+                    got += 1;
+                }
+                Poll::Pending => {
+                    assert_eq!(wakes(), before + 1, "a yield wakes its own task");
+                    yields += 1;
+                }
+                other => panic!("message {got}: {other:?}"),
+            }
+        }
+        // 125 reads, a yield after every 32 at most.
+        assert!((3..=10).contains(&yields), "{yields} yields");
+    }
+}
+
+/// The same for a loop of `send`s to a peer that takes every write at once: its
+/// task yields now and then, and every message goes out once, in order.
+#[test]
+fn a_loop_whose_sends_never_wait_yields_its_thread_now_and_then() {
+    let (mut ws, wire, mut client) = pair(true);
+    let mut yields = 0;
+    for i in 0..100 {
+        let mut send = pin!(ws.send(format!("m{i:03}")));
+        loop {
+            let before = wakes();
+            let poll = TASK.with(|(_, waker)| send.as_mut().poll(&mut Context::from_waker(waker)));
+            match poll {
+                Poll::Ready(result) => break result.unwrap(),
+                Poll::Pending => {
+                    assert_eq!(wakes(), before + 1, "a yield wakes its own task");
+                    yields += 1;
+                }
+            }
+        }
+    }
+    assert!((3..=10).contains(&yields), "{yields} yields");
+    let expected: Vec<Event> = (0..100)
+        .map(|i| Event::Message(Message::from(format!("m{i:03}"))))
+        .collect();
+    assert_eq!(received(&mut client, &wire), expected);
 }
 
 #[test]

@@ -8,11 +8,12 @@
 //! | sends 10 000 messages then Close, without waiting | echo all 10 000, in order, before its own Close |
 //! | is being streamed to when the server stops | receive every message whose `send` returned `Ok`, then the Close 1001 |
 //! | streams messages to an echoing server when it stops | receive every echo whose `send` returned `Ok`, in order, then the Close 1001 |
+//! | several send small messages without pause, more of them than the machine has cores | still accept, answer and echo a new client at once |
 //!
 //! The slowloris case (a request trickled a byte at a time) is in
 //! [`bad_input`](crate::bad_input), with the other handshake rows.
 
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -326,4 +327,130 @@ pub fn stop_while_echoing_under_load_delivers_every_accepted_echo(start: Start) 
         "the server's handler had {accepted} echoes accepted by `send`, but only \
          {received} reached the client before the Close"
     );
+}
+
+/// Clients that send small messages without pause, and read their echoes: each
+/// thread's socket on the server's side never runs out of input.
+struct Floods {
+    streams: Vec<TcpStream>,
+    /// The echo bytes each client has read so far.
+    echoed: Vec<Arc<AtomicUsize>>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Floods {
+    /// Opens `count` connections, then starts each one's writer and reader.
+    fn start(addr: std::net::SocketAddr, count: usize) -> Self {
+        let clients: Vec<RawClient> = (0..count)
+            .map(|n| {
+                let mut client = RawClient::open(addr);
+                client.set_context(format!("flooding client {n}"));
+                client
+            })
+            .collect();
+        // 16-byte messages, masked, in batches of about 64 KiB.
+        let mut batch = Vec::new();
+        let mut n = 0u32;
+        while batch.len() < 64 << 10 {
+            Frame::binary(binary_of_size(16))
+                .encode(Some(n.wrapping_mul(0x9e37_79b9).to_le_bytes()), &mut batch);
+            n += 1;
+        }
+        let batch = Arc::new(batch);
+        let mut floods = Self {
+            streams: Vec::new(),
+            echoed: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Vec::new(),
+        };
+        for client in &clients {
+            let stream = client.stream();
+            let mut writer = stream.try_clone().expect("cannot clone a client's socket");
+            let mut reader = stream.try_clone().expect("cannot clone a client's socket");
+            reader
+                .set_read_timeout(Some(Duration::from_millis(50)))
+                .unwrap();
+            let echoed = Arc::new(AtomicUsize::new(0));
+            let (stop, batch) = (floods.stop.clone(), batch.clone());
+            floods.threads.push(thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) && writer.write_all(&batch).is_ok() {}
+            }));
+            let (stop, count) = (floods.stop.clone(), echoed.clone());
+            floods.threads.push(thread::spawn(move || {
+                let mut buf = vec![0; 64 << 10];
+                loop {
+                    match reader.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            count.fetch_add(n, Ordering::Relaxed);
+                        }
+                        Err(e)
+                            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                        Err(_) => return,
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                }
+            }));
+            floods.echoed.push(echoed);
+            floods
+                .streams
+                .push(stream.try_clone().expect("cannot clone a client's socket"));
+        }
+        floods
+    }
+
+    /// Waits until every client has had `bytes` of echoes; panics after [`WAIT`].
+    fn wait_for_echoes(&self, bytes: usize) {
+        let deadline = Instant::now() + WAIT;
+        for (n, echoed) in self.echoed.iter().enumerate() {
+            while echoed.load(Ordering::Relaxed) < bytes {
+                assert!(
+                    Instant::now() < deadline,
+                    "flooding client {n} of {} had {} bytes of echoes after {WAIT:?}: the \
+                     others' connections keep the server from it",
+                    self.echoed.len(),
+                    echoed.load(Ordering::Relaxed)
+                );
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+impl Drop for Floods {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for stream in &self.streams {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Peers that send small messages without pause, each with a socket that never runs
+/// out of input on the server's side, cannot keep the server from its other
+/// connections. On an executor that gives tasks no budget of its own (async-std's,
+/// smol's), a connection task that always finds input would otherwise never hand its
+/// thread back, and with as many such peers as the executor has threads, nothing
+/// else would run there: not the other floods, not a new client's handshake. There
+/// are more floods here than the machine has cores (so than a pool has threads by
+/// default); each must get its echoes, and then a new client must open its
+/// connection and get an echo, while all of them go on.
+pub fn clients_that_never_pause_do_not_starve_the_others(start: Start) {
+    let server = Server::with_defaults(start);
+    let cores = thread::available_parallelism().map_or(2, usize::from);
+    let floods = Floods::start(server.addr, cores.clamp(2, 8) + 1);
+    floods.wait_for_echoes(256 << 10);
+    let mut client = RawClient::open(server.addr);
+    client.set_context("a new client while the others flood the server");
+    let message = Message::from("not starved");
+    client.send_message(&message);
+    client.expect_message(&message);
+    floods.wait_for_echoes(1 << 20);
+    drop(floods);
 }

@@ -313,6 +313,7 @@ macro_rules! server_suite {
             hardening::ten_thousand_messages_then_close_are_all_echoed_first,
             hardening::stop_under_load_delivers_every_accepted_message,
             hardening::stop_while_echoing_under_load_delivers_every_accepted_echo,
+            hardening::clients_that_never_pause_do_not_starve_the_others,
         );
     };
     (@cases $start:expr; $($module:ident :: $case:ident),* $(,)?) => {
