@@ -52,9 +52,41 @@ struct Options {
 /// Our servers, one per adapter: what `soak` runs by default.
 const OURS: [&str; 3] = ["ours", "ours-async-std", "ours-blocking"];
 
+/// What `matrix --help` prints, and what a wrong argument is answered with.
+const USAGE: &str = "\
+usage: matrix BENCHMARK [--FLAG VALUE]...
+benchmarks: servers (the default), clients, blocking, memory, soak
+flags:
+  --reps N              repetitions per cell; the tables show medians (3)
+  --secs S              seconds measured per run (2)
+  --warmup S            seconds of warm-up before each run (0.5)
+  --sizes LIST          message sizes, e.g. 16,1k,64k,1m
+  --conns LIST          connection counts, e.g. 1,64
+  --windows LIST        messages in flight per connection, e.g. 1,16
+  --impls LIST          which implementations to run (default: all of the benchmark's)
+  --idle N              memory: idle connections to open (10000)
+  --soak-conns N        soak: connections (1000)
+  --soak-secs N         soak: seconds (60)
+  --soak-size SIZE      soak: message size (1k)
+  --busy-cores LIST     keep a lowest-priority busy loop on these cores, e.g. 0,1
+";
+
+/// Prints the usage to standard error and exits with status 2.
+fn usage(problem: &str) -> ! {
+    eprintln!("matrix: {problem}\n{USAGE}");
+    std::process::exit(2);
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_else(|| "servers".into());
+    if what == "--help" || what == "-h" {
+        print!("{USAGE}");
+        return;
+    }
+    if !["servers", "clients", "blocking", "memory", "soak", "spin"].contains(&what.as_str()) {
+        usage(&format!("unknown benchmark {what}"));
+    }
     let mut o = Options {
         reps: 3,
         secs: "2".into(),
@@ -71,7 +103,13 @@ fn main() {
     };
     ws_bench::raise_fd_limit();
     while let Some(flag) = args.next() {
-        let value = args.next().expect("a value after each flag");
+        if flag == "--help" || flag == "-h" {
+            print!("{USAGE}");
+            return;
+        }
+        let Some(value) = args.next() else {
+            usage(&format!("{flag} needs a value"));
+        };
         let list = |v: &str| v.split(',').map(parse_size).collect::<Vec<_>>();
         match flag.as_str() {
             "--reps" => o.reps = value.parse().expect("reps"),
@@ -86,7 +124,7 @@ fn main() {
             "--soak-secs" => o.soak_secs = value.parse().expect("seconds"),
             "--soak-size" => o.soak_size = parse_size(&value),
             "--busy-cores" => o.busy_cores = list(&value),
-            other => panic!("unknown flag {other}"),
+            other => usage(&format!("unknown flag {other}")),
         }
     }
     if o.impls.is_empty() {
@@ -111,7 +149,7 @@ fn main() {
         }
         "memory" => memory(&o),
         "soak" => soak(&o),
-        other => panic!("unknown benchmark {other} (servers, clients, blocking, memory, soak)"),
+        other => usage(&format!("unknown benchmark {other}")),
     }
     drop(busy);
     if FAILED.load(std::sync::atomic::Ordering::Relaxed) {
