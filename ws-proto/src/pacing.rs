@@ -5,7 +5,9 @@
 //! here, so an adapter's writes batch the same way as another's:
 //!
 //! - answers queued while handling a burst of input go out together, in one write,
-//!   when the input runs out (before the loop waits for more);
+//!   when the input runs out (before the loop waits for more); for a loop that can
+//!   try a read without blocking (the async one), a read that filled all its room
+//!   does not count as running out: it reads on first ([`read_before_write`]);
 //! - sooner, once more than [`WRITE_HIGH_WATER`] bytes wait, so that a peer sending
 //!   without pause does not make the queue grow without bound;
 //! - sooner too while the connection is *eager* (no other connection went to wait
@@ -33,6 +35,18 @@ pub fn write_before_event(unwritten: usize, eager: bool) -> bool {
     unwritten > WRITE_HIGH_WATER || (eager && unwritten > 0 && unwritten <= EAGER_WRITE_MAX)
 }
 
+/// Whether a loop that has handled all the input it holds reads again before it
+/// writes the `unwritten` answers, when the last read filled all the room it had
+/// (`last_read_full`): the transport then likely has more, whose answers can go out
+/// in the same write. A read that ends where a large message ends (a `futures-io`
+/// read is given room up to the end of the frame) would otherwise cost a write per
+/// message. Not past [`WRITE_HIGH_WATER`], and a loop whose read would block
+/// (ws-blocking's) cannot ask.
+#[must_use]
+pub fn read_before_write(last_read_full: bool, unwritten: usize) -> bool {
+    last_read_full && unwritten > 0 && unwritten <= WRITE_HIGH_WATER
+}
+
 /// Whether `queue` writes the `unwritten` bytes before queuing another message.
 #[must_use]
 pub fn write_before_queue(unwritten: usize) -> bool {
@@ -51,6 +65,18 @@ mod tests {
         }
         assert!(write_before_event(WRITE_HIGH_WATER + 1, false));
         assert!(write_before_queue(WRITE_HIGH_WATER + 1));
+    }
+
+    #[test]
+    fn a_full_read_is_followed_by_another_before_a_write_of_a_short_queue() {
+        assert!(read_before_write(true, 1));
+        assert!(read_before_write(true, WRITE_HIGH_WATER));
+        assert!(!read_before_write(true, WRITE_HIGH_WATER + 1));
+        assert!(
+            !read_before_write(true, 0),
+            "nothing to write: the usual path reads"
+        );
+        assert!(!read_before_write(false, 1));
     }
 
     #[test]

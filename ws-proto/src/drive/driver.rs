@@ -137,6 +137,9 @@ pub(crate) struct Driver<T: Transport> {
     pub(crate) progress: u64,
     /// Reads since the stop signal and the timer were last polled.
     reads_unchecked: u32,
+    /// The last read filled all the room it was given: the transport likely has more
+    /// (see [`pacing::read_before_write`]).
+    last_read_full: bool,
     /// Reads and writes the transport completed at once since it last had to wait or
     /// the task last yielded (see [`Driver::poll_yield`]).
     ready_in_a_row: u32,
@@ -201,6 +204,7 @@ impl<T: Transport> Driver<T> {
             progress: 0,
             reads_unchecked: 0,
             ready_in_a_row: 0,
+            last_read_full: false,
             wrote: false,
             waited: None,
             eager: false,
@@ -232,6 +236,21 @@ impl<T: Transport> Driver<T> {
                 }
                 return Poll::Ready(Ok(self.pending.take()));
             }
+            // The last read filled its room, so more input is likely waiting: read it
+            // first, and the answers to it go out in the same write as these.
+            let mut input_pending = false;
+            if !self.read_eof
+                && !self.transport_closed
+                && pacing::read_before_write(self.last_read_full, self.unwritten())
+            {
+                match self.poll_input(cx) {
+                    Poll::Ready(result) => {
+                        result?;
+                        continue;
+                    }
+                    Poll::Pending => input_pending = true,
+                }
+            }
             // Before waiting for input, write what was queued; with the last event,
             // close the transport when it is time: a handler that stops at
             // `Event::Closed` still leaves the peer a clean shutdown.
@@ -252,6 +271,10 @@ impl<T: Transport> Driver<T> {
             }
             if self.transport_closed {
                 return Poll::Ready(Ok(None));
+            }
+            if input_pending {
+                // Registered above, and nothing was read since.
+                return Poll::Pending;
             }
             ready!(self.poll_input(cx))?;
         }
@@ -281,6 +304,7 @@ impl<T: Transport> Driver<T> {
             }
         }
         self.ready_in_a_row = 0;
+        self.last_read_full = false;
         // Nothing to read (or the read side is over, and only writing, registered by
         // the flush, or the timer can move us on): register the other wake-ups.
         self.reads_unchecked = 0;
@@ -346,6 +370,8 @@ impl<T: Transport> Driver<T> {
     fn poll_read_input(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         // The time of a read the connection already took note of.
         let mut noted = None;
+        // The room this read was given.
+        let mut room = SCRATCH_SIZE;
         let read = if self.conn.read_buffer().capacity() == 0 {
             // No buffer (a new connection, or one whose idle buffers were released):
             // wait for the bytes in a scratch buffer on the stack, so an idle connection
@@ -361,18 +387,20 @@ impl<T: Transport> Driver<T> {
             // limit the connection gives, so the peer's next bytes arrive while this
             // piece is handled.
             let (buf, max) = self.conn.read_buffer_for(self.read_size);
+            room = (buf.capacity() - buf.len()).min(max);
             ready!(self.io.poll_read_buf(cx, buf, max))
         } else {
             // Straight into the connection's buffer; `read_with` takes note of the
             // bytes, and leaves the buffer as it was when the transport is not ready.
             let now = now::<T>();
             let io = &mut self.io;
-            let read =
-                self.conn
-                    .read_with(self.read_size, now, |room| match io.poll_read(cx, room) {
-                        Poll::Ready(result) => result.map_err(ReadError::Io),
-                        Poll::Pending => Err(ReadError::Pending),
-                    });
+            let read = self.conn.read_with(self.read_size, now, |into| {
+                room = into.len();
+                match io.poll_read(cx, into) {
+                    Poll::Ready(result) => result.map_err(ReadError::Io),
+                    Poll::Pending => Err(ReadError::Pending),
+                }
+            });
             noted = Some(now);
             match read {
                 Ok(n) => Ok(n),
@@ -381,6 +409,7 @@ impl<T: Transport> Driver<T> {
             }
         };
         self.progress += 1;
+        self.last_read_full = matches!(read, Ok(n) if n > 0 && n >= room);
         match read {
             Ok(0) => self.eof(),
             Ok(_) => {

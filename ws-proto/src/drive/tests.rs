@@ -413,6 +413,23 @@ fn echo_burst(
     wire.borrow().writes - before
 }
 
+/// A read that filled all its room says more input is likely waiting: the loop reads
+/// it before it writes, and the answers to large messages that came in several reads
+/// go out in one write. A `futures-io` read is given room up to the end of a large
+/// frame, so without this every message's read ended there and every answer had a
+/// write of its own (BENCHMARKS.md, "2026-12-05 evening").
+#[test]
+fn answers_to_large_messages_read_one_by_one_go_out_in_one_write() {
+    for (spare, size) in [(false, 20_000), (true, 40_000)] {
+        let (mut ws, wire, mut client) = pair(spare);
+        assert_eq!(
+            echo_burst(&mut ws, &wire, &mut client, 3, size),
+            1,
+            "spare capacity: {spare}"
+        );
+    }
+}
+
 #[test]
 fn a_connection_alone_on_its_thread_writes_each_small_answer_as_it_is_queued() {
     for spare in [true, false] {
