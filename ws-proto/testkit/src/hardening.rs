@@ -332,7 +332,7 @@ pub fn stop_while_echoing_under_load_delivers_every_accepted_echo(start: Start) 
 /// Clients that send small messages without pause, and read their echoes: each
 /// thread's socket on the server's side never runs out of input.
 struct Floods {
-    streams: Vec<TcpStream>,
+    clients: Vec<RawClient>,
     /// The echo bytes each client has read so far.
     echoed: Vec<Arc<AtomicUsize>>,
     stop: Arc<AtomicBool>,
@@ -342,13 +342,7 @@ struct Floods {
 impl Floods {
     /// Opens `count` connections, then starts each one's writer and reader.
     fn start(addr: std::net::SocketAddr, count: usize) -> Self {
-        let clients: Vec<RawClient> = (0..count)
-            .map(|n| {
-                let mut client = RawClient::open(addr);
-                client.set_context(format!("flooding client {n}"));
-                client
-            })
-            .collect();
+        let clients: Vec<RawClient> = (0..count).map(|_| RawClient::open(addr)).collect();
         // 16-byte messages, masked, in batches of about 64 KiB.
         let mut batch = Vec::new();
         let mut n = 0u32;
@@ -359,12 +353,12 @@ impl Floods {
         }
         let batch = Arc::new(batch);
         let mut floods = Self {
-            streams: Vec::new(),
+            clients: Vec::new(),
             echoed: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
         };
-        for client in &clients {
+        for client in clients {
             let stream = client.stream();
             let mut writer = stream.try_clone().expect("cannot clone a client's socket");
             let mut reader = stream.try_clone().expect("cannot clone a client's socket");
@@ -395,9 +389,7 @@ impl Floods {
                 }
             }));
             floods.echoed.push(echoed);
-            floods
-                .streams
-                .push(stream.try_clone().expect("cannot clone a client's socket"));
+            floods.clients.push(client);
         }
         floods
     }
@@ -423,8 +415,8 @@ impl Floods {
 impl Drop for Floods {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        for stream in &self.streams {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
+        for client in &self.clients {
+            let _ = client.stream().shutdown(std::net::Shutdown::Both);
         }
         for thread in self.threads.drain(..) {
             let _ = thread.join();
