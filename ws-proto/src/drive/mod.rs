@@ -7,7 +7,7 @@
 //! allocation per message, vectored writes, reads straight into the connection's
 //! buffer, idle buffers given back, cancel safety, and a fair share of the thread: a
 //! connection whose transport never makes it wait (a peer that sends without pause)
-//! yields every 32 reads and writes, so that on an executor that gives tasks no budget
+//! yields every 128 reads and writes, so that on an executor that gives tasks no budget
 //! of its own (async-std's, smol's) it cannot starve the other tasks.
 //!
 //! It still never touches a socket, a runtime or the clock itself: it is generic over

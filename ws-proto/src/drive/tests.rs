@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
-use super::driver::IDLE_RELEASE;
+use super::driver::{IDLE_RELEASE, YIELD_EVERY};
 use super::{AcceptOptions, Parts, Runtime, Transport, WebSocket, accept};
 use crate::{
     Config, Connection, Error, Event, HandshakeLimits, Message, RequestError, Role, SeededEntropy,
@@ -298,21 +298,23 @@ fn the_reader_half_answers_a_ping_while_the_writer_is_idle() {
     );
 }
 
-/// Input that never runs out (here, 1 000 bytes read 8 at a time) makes the task
-/// yield now and then, woken to run again at once, so that the other tasks of an
+/// Input that never runs out (here, frames of 10 bytes read 5 at a time) makes the
+/// task yield now and then, woken to run again at once, so that the other tasks of an
 /// executor without a budget of its own get their turn; nothing is lost or reordered
 /// across a yield.
 #[test]
 fn a_connection_whose_input_never_runs_out_yields_its_thread_now_and_then() {
+    // Two reads a message: about two yields for every YIELD_EVERY messages.
+    let count = 2 * YIELD_EVERY as usize;
     for spare in [true, false] {
         let (mut ws, wire, mut client) = pair(spare);
-        wire.borrow_mut().read_chunk = Some(8);
-        for i in 0..100 {
+        wire.borrow_mut().read_chunk = Some(5);
+        for i in 0..count {
             client.send(format!("m{i:03}")).unwrap();
         }
         transmit(&mut client, &wire);
         let (mut got, mut yields) = (0, 0);
-        while got < 100 {
+        while got < count {
             let before = wakes();
             match poll_once(ws.recv_message()) {
                 Poll::Ready(Ok(Some(message))) => {
@@ -326,8 +328,8 @@ fn a_connection_whose_input_never_runs_out_yields_its_thread_now_and_then() {
                 other => panic!("message {got}: {other:?}"),
             }
         }
-        // 125 reads, a yield after every 32 at most.
-        assert!((3..=10).contains(&yields), "{yields} yields");
+        // 2 × count reads, a yield after every YIELD_EVERY of them.
+        assert!((3..=4).contains(&yields), "{yields} yields");
     }
 }
 
@@ -335,9 +337,10 @@ fn a_connection_whose_input_never_runs_out_yields_its_thread_now_and_then() {
 /// task yields now and then, and every message goes out once, in order.
 #[test]
 fn a_loop_whose_sends_never_wait_yields_its_thread_now_and_then() {
+    let count = 3 * YIELD_EVERY as usize + 10;
     let (mut ws, wire, mut client) = pair(true);
     let mut yields = 0;
-    for i in 0..100 {
+    for i in 0..count {
         let mut send = pin!(ws.send(format!("m{i:03}")));
         loop {
             let before = wakes();
@@ -351,8 +354,9 @@ fn a_loop_whose_sends_never_wait_yields_its_thread_now_and_then() {
             }
         }
     }
-    assert!((3..=10).contains(&yields), "{yields} yields");
-    let expected: Vec<Event> = (0..100)
+    // A write each, a yield after every YIELD_EVERY of them.
+    assert_eq!(yields, 3);
+    let expected: Vec<Event> = (0..count)
         .map(|i| Event::Message(Message::from(format!("m{i:03}"))))
         .collect();
     assert_eq!(received(&mut client, &wire), expected);
