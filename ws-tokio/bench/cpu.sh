@@ -24,8 +24,9 @@ cleanup() {
     rm -rf "$scratch"
 }
 trap cleanup EXIT
-# The neutral tools keep the memory they free, as in the matrix (see BENCHMARKS.md).
-neutral_env=(env MALLOC_TRIM_THRESHOLD_=1000000000000 MALLOC_MMAP_THRESHOLD_=1000000000000)
+# The neutral tools keep the memory they free: the same settings as the matrix's
+# `neutral_tool` (keep the two alike; glibc ignores an mmap threshold above 32 MiB).
+neutral_env=(env MALLOC_TRIM_THRESHOLD_=2147483647 MALLOC_MMAP_THRESHOLD_=33554432)
 
 # The address a process started with its output in $scratch/$1 says it listens on.
 address_of() {
