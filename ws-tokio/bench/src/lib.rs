@@ -353,9 +353,58 @@ pub fn rss_of(pid: u32) -> io::Result<u64> {
     Ok(kib * 1024)
 }
 
+/// The CPU time a process has spent so far, in user space and in the kernel, in
+/// seconds, from `/proc/PID/stat`.
+pub fn cpu_time_of(pid: u32) -> io::Result<(f64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let (user, kernel) = parse_cpu_ticks(&stat).ok_or_else(|| io::Error::other("bad stat"))?;
+    let hz = clock_ticks_per_second();
+    Ok((user as f64 / hz, kernel as f64 / hz))
+}
+
+/// utime and stime, in clock ticks, from a `/proc/PID/stat` line: fields 14 and 15,
+/// counted after the command name, which is in parentheses and may hold spaces and
+/// parentheses of its own.
+fn parse_cpu_ticks(stat: &str) -> Option<(u64, u64)> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // The first field after the name is field 3 (the state).
+    let mut fields = after_name.split_whitespace().skip(14 - 3);
+    let user = fields.next()?.parse().ok()?;
+    let kernel = fields.next()?.parse().ok()?;
+    Some((user, kernel))
+}
+
+/// The kernel's `USER_HZ` (what `/proc` counts CPU time in), 100 when `getconf` is
+/// missing, as it is on every common Linux.
+fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_ticks_are_read_past_a_command_name_with_spaces() {
+        let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 250 0 0 0 731 96 0 0 20 0 2 0";
+        assert_eq!(parse_cpu_ticks(stat), Some((731, 96)));
+        assert_eq!(parse_cpu_ticks("4242 (short) S 1 2"), None);
+    }
+
+    #[test]
+    fn this_process_has_spent_some_cpu_time() {
+        let spin_until = std::time::Instant::now() + Duration::from_millis(50);
+        while std::time::Instant::now() < spin_until {
+            std::hint::spin_loop();
+        }
+        let (user, kernel) = cpu_time_of(std::process::id()).expect("own /proc entry");
+        assert!(user + kernel > 0.0, "{user} {kernel}");
+    }
 
     #[test]
     fn the_fd_limit_is_raised_to_the_hard_limit() {

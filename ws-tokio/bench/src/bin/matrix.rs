@@ -7,6 +7,8 @@
 //! cargo run --release --bin matrix -- blocking [same options]   # ws-blocking vs tungstenite, servers then clients
 //! cargo run --release --bin matrix -- memory   [--idle 10000]
 //! cargo run --release --bin matrix -- soak     [--soak-conns 1000] [--soak-secs 60] [--soak-size 1k]
+//! cargo run --release --bin matrix -- cpu-servers [matrix options]   # CPU time per message, ours and tungstenite
+//! cargo run --release --bin matrix -- cpu-clients [matrix options]
 //! ```
 //!
 //! `--busy-cores 0,1` (any benchmark) keeps a lowest-priority busy loop on each listed
@@ -19,6 +21,12 @@
 //! under `--soak-conns` connections echoing `--soak-size` messages for `--soak-secs`,
 //! and reports the rate, whether any connection failed, and the server's resident
 //! memory over the run and after the clients have gone.
+//!
+//! `cpu-servers` and `cpu-clients` run the matrix's cells (by default for ours and
+//! tungstenite only) and report, besides the rate, the CPU time the side under test
+//! spends per message in user space and in the kernel, read from `/proc` over `--secs`
+//! in the middle of each run. BENCHMARKS.md uses them to bound what less work in user
+//! space could still win in a cell.
 //!
 //! Servers run on core 0 and the load (the neutral load generator, or the clients under
 //! test) on core 1, with `taskset` when it is installed. Every cell is measured `reps`
@@ -55,7 +63,7 @@ const OURS: [&str; 3] = ["ours", "ours-async-std", "ours-blocking"];
 /// What `matrix --help` prints, and what a wrong argument is answered with.
 const USAGE: &str = "\
 usage: matrix BENCHMARK [--FLAG VALUE]...
-benchmarks: servers (the default), clients, blocking, memory, soak
+benchmarks: servers (the default), clients, blocking, memory, soak, cpu-servers, cpu-clients
 flags:
   --reps N              repetitions per cell; the tables show medians (3)
   --secs S              seconds measured per run (2)
@@ -63,7 +71,8 @@ flags:
   --sizes LIST          message sizes, e.g. 16,1k,64k,1m
   --conns LIST          connection counts, e.g. 1,64
   --windows LIST        messages in flight per connection, e.g. 1,16
-  --impls LIST          which implementations to run (default: all of the benchmark's)
+  --impls LIST          which implementations to run (default: all of the benchmark's;
+                        ours and tungstenite for cpu-servers and cpu-clients)
   --idle N              memory: idle connections to open (10000)
   --soak-conns N        soak: connections (1000)
   --soak-secs N         soak: seconds (60)
@@ -129,6 +138,7 @@ fn main() {
             "clients" => CLIENTS,
             "blocking" => BLOCKING,
             "soak" => &OURS[..],
+            "cpu-servers" | "cpu-clients" => &["ours", "tungstenite"][..],
             _ => SERVERS,
         };
         o.impls = all.iter().map(|s| s.to_string()).collect();
@@ -146,6 +156,8 @@ fn main() {
         }
         "memory" => memory(&o),
         "soak" => soak(&o),
+        "cpu-servers" => cpu(&o, Side::Server),
+        "cpu-clients" => cpu(&o, Side::Client),
         other => usage(&format!("unknown benchmark {other}")),
     }
     drop(busy);
@@ -588,4 +600,154 @@ fn soak(o: &Options) {
             mib(after)
         );
     }
+}
+
+/// Which side of a cell `cpu` measures.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    /// The server under test, under the neutral load generator.
+    Server,
+    /// The client under test, against the neutral server.
+    Client,
+}
+
+/// One run of [`cpu`]: the rate, and the CPU time per message of the side under test.
+struct CpuRun {
+    rate: f64,
+    /// Share of one core the side under test kept busy, user and kernel.
+    busy: f64,
+    user_per_message: f64,
+    kernel_per_message: f64,
+}
+
+/// `cpu-servers`, `cpu-clients`: every cell for every implementation, each `reps`
+/// times; the table shows the median of each figure.
+fn cpu(o: &Options, side: Side) {
+    let warmup: f64 = o.warmup.parse().expect("--warmup");
+    let secs: f64 = o.secs.parse().expect("--secs");
+    // Servers as the `servers` benchmark starts them, one per implementation; for the
+    // clients, the one neutral server.
+    let mut servers: Vec<(String, Server)> = Vec::new();
+    match side {
+        Side::Server => {
+            for name in &o.impls {
+                let mut cmd = pinned(0, bin("server"));
+                cmd.arg(name).arg("127.0.0.1:0");
+                servers.push((name.clone(), Server::start(cmd)));
+            }
+        }
+        Side::Client => {
+            let mut cmd = neutral_tool(0, "neutral");
+            cmd.arg("127.0.0.1:0");
+            servers.push(("neutral".into(), Server::start(cmd)));
+        }
+    }
+    let server_of = |name: &str| {
+        &servers
+            .iter()
+            .find(|(n, _)| n == name || n == "neutral")
+            .expect("started")
+            .1
+    };
+    let (title, whose) = match side {
+        Side::Server => ("Echo servers under the load generator", "the server's"),
+        Side::Client => ("Clients against the neutral server", "the client's"),
+    };
+    println!(
+        "\n### {title}: rate, and {whose} CPU time per message (median of {})\n",
+        o.reps
+    );
+    println!(
+        "| size | conns | window | implementation | messages/s | core busy | \
+         user time per message | kernel time per message |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for cell @ (size, conns, window) in cells(o) {
+        for name in &o.impls {
+            let mut runs = Vec::new();
+            for rep in 0..o.reps {
+                let server = server_of(name);
+                let mut load = match side {
+                    Side::Server => {
+                        let mut cmd = neutral_tool(1, "loadgen");
+                        cmd.arg("echo").arg(&server.addr);
+                        cmd
+                    }
+                    Side::Client => {
+                        let mut cmd = pinned(1, bin("client"));
+                        cmd.arg(name).arg(format!("ws://{}/", server.addr));
+                        cmd
+                    }
+                };
+                load.arg(size.to_string())
+                    .arg(conns.to_string())
+                    .arg(window.to_string());
+                let measured = (side == Side::Server).then(|| server.pid());
+                let Some(run) = measure_cpu(load, measured, warmup, secs) else {
+                    FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+                    eprintln!("rep {rep} {cell:?} {name}: failed");
+                    continue;
+                };
+                eprintln!(
+                    "rep {rep} {} x{conns} w{window} {name}: {:.0} msg/s, busy {:.0} %, \
+                     user {:.1} us, kernel {:.1} us per message",
+                    show_size(size),
+                    run.rate,
+                    100.0 * run.busy,
+                    1e6 * run.user_per_message,
+                    1e6 * run.kernel_per_message
+                );
+                runs.push(run);
+            }
+            let med = |f: fn(&CpuRun) -> f64| median(runs.iter().map(f).collect());
+            println!(
+                "| {} | {conns} | {window} | {name} | {:.0} | {:.0} % | {} | {} |",
+                show_size(size),
+                med(|r| r.rate),
+                100.0 * med(|r| r.busy),
+                micros(med(|r| r.user_per_message)),
+                micros(med(|r| r.kernel_per_message)),
+            );
+        }
+    }
+}
+
+/// A time per message, to a tenth of a microsecond below 100 µs.
+fn micros(seconds: f64) -> String {
+    let us = seconds * 1e6;
+    if us < 100.0 {
+        format!("{us:.1} µs")
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+/// Runs `load` (missing only WARMUP SECS) for `secs` + 1 seconds after its warm-up,
+/// and reads the CPU time of `measured` (the load itself when `None`) over `secs` of
+/// them, starting 0.1 s into the measured part: the figures are of steady state, not
+/// of connecting or of the last messages draining.
+fn measure_cpu(mut load: Command, measured: Option<u32>, warmup: f64, secs: f64) -> Option<CpuRun> {
+    load.arg(warmup.to_string())
+        .arg((secs + 1.0).to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let child = load.spawn().expect("start the load");
+    let pid = measured.unwrap_or(child.id());
+    std::thread::sleep(Duration::from_secs_f64(warmup + 0.1));
+    let before = ws_bench::cpu_time_of(pid);
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    let after = ws_bench::cpu_time_of(pid);
+    let out = child.wait_with_output().expect("the load's output");
+    let rate: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+    let ((u0, k0), (u1, k1)) = (before.ok()?, after.ok()?);
+    if !out.status.success() || rate <= 0.0 {
+        return None;
+    }
+    let messages = rate * secs;
+    Some(CpuRun {
+        rate,
+        busy: (u1 - u0 + k1 - k0) / secs,
+        user_per_message: (u1 - u0) / messages,
+        kernel_per_message: (k1 - k0) / messages,
+    })
 }
