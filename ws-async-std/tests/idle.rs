@@ -1,8 +1,10 @@
 //! A busy connection keeps its buffers (no allocation per message); one that has moved
-//! no bytes for two seconds gives their memory back, and still works afterwards.
+//! no bytes for two to four seconds gives their memory back, and still works afterwards.
 //!
-//! Real time: the release is due two seconds after the last read, and the check comes
-//! a second later, so the margin is a whole second either way.
+//! Real time: the release is due two to four seconds after the last read (a read that
+//! took no clock reading counts as traffic when the idle check first fires, two
+//! seconds after the connection began), and the check comes a second later, so the
+//! margin is a whole second either way.
 
 use std::time::{Duration, Instant};
 
@@ -32,8 +34,8 @@ async fn an_idle_connection_gives_its_buffers_back(_rt: Runtime) {
             assert_eq!(got.as_bytes().len(), 1000);
         }
         assert!(ws.connection().buffer_capacity() > 0);
-        // Nothing moves for three seconds.
-        assert!(timeout(Duration::from_secs(3), ws.recv()).await.is_none());
+        // Nothing moves for five seconds.
+        assert!(timeout(Duration::from_secs(5), ws.recv()).await.is_none());
         assert_eq!(ws.connection().buffer_capacity(), 0);
         // And the next message still arrives.
         theirs.write_all(&frame).await.unwrap();

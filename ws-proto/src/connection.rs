@@ -25,9 +25,12 @@
 //! reported). A server closes the transport as soon as the conversation is over; a
 //! client waits for the server to do it, for at most the close timeout (RFC 6455 §7.1.1).
 //!
-//! Timers are deadlines compared with the time the caller passes in; a timer started by
-//! a command (which has no `now`) is armed at the next `handle_*` call, and until then
-//! [`Connection::poll_timeout`] asks to be called right away.
+//! Timers are deadlines compared with the time the caller passes in. The close timer is
+//! armed at the first `handle_*` call after what starts it, and until then
+//! [`Connection::poll_timeout`] asks to be called right away: what starts it is a
+//! command (which has no `now`) or a frame decoded by [`Connection::poll_event`], which
+//! may come long after the bytes were read, or after a read whose caller did not look
+//! at the clock (a driver without a deadline to move has no need to).
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -428,7 +431,8 @@ impl Connection {
     /// `futures_io::AsyncRead`) straight into the read buffer, without unsafe code:
     /// `read` is handed zeroed room at the end of the buffer and answers how many bytes
     /// it put there (0 is end of file, and feeds nothing). Bytes read are taken note of
-    /// as [`handle_read`](Self::handle_read) does; an error (or, for a poll-based
+    /// as [`handle_read`](Self::handle_read) does, at `now` (which may be old on the
+    /// same terms); an error (or, for a poll-based
     /// transport, "not ready" carried in `E`) leaves the buffer as it was.
     ///
     /// The room is zeroed before every read, so it is sized to what the reads bring.
@@ -522,6 +526,10 @@ impl Connection {
 
     /// Takes note that bytes were appended to [`read_buffer`](Self::read_buffer) (call
     /// it only when some were: it counts as a sign of life for the keepalive).
+    ///
+    /// While [`poll_timeout`](Self::poll_timeout) is `None`, nothing depends on the
+    /// time of a read: a caller may then pass the last time it read the clock instead
+    /// of reading it again for every read.
     pub fn handle_read(&mut self, now: Instant) {
         self.tick(now);
         self.heard_from_peer(now);
@@ -969,14 +977,10 @@ impl Connection {
         }
     }
 
-    /// Starts the close timer from the last time the caller told us. Inside input
-    /// handling that is the current time; commands, which may come long after, use
-    /// `Timer::Pending` instead.
+    /// Starts the close timer at the next time the caller tells us, not from the last
+    /// one: that may be old (see the module's documentation).
     fn arm_close_timer(&mut self) {
-        self.close_timer = match self.now.checked_add(self.config.close_timeout) {
-            Some(deadline) => Timer::At(deadline),
-            None => Timer::Off,
-        };
+        self.close_timer = Timer::Pending;
     }
 
     /// Drops everything not yet written, for a peer that stopped reading.
@@ -1043,7 +1047,7 @@ impl Connection {
                     });
                 } else {
                     self.initiated_locally = true;
-                    self.close_timer = Timer::Pending;
+                    self.arm_close_timer();
                 }
             }
             op if op.is_control() => self.push_control(frame),

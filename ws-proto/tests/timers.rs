@@ -51,7 +51,9 @@ fn a_silent_peer_is_pinged_then_dropped() {
         [Event::Closed(CloseReason::KeepAliveTimeout)]
     );
     assert!(conn.should_close_transport());
-    // Only the bound on writing the last bytes is left.
+    // Only the bound on writing the last bytes is left, from the next time told.
+    assert!(conn.poll_timeout().unwrap() <= t0 + 15 * SECOND);
+    conn.handle_timeout(t0 + 15 * SECOND);
     assert_eq!(conn.poll_timeout(), Some(t0 + 20 * SECOND));
 }
 
@@ -101,6 +103,31 @@ fn an_unanswered_close_times_out() {
         [Event::Closed(CloseReason::CloseTimeout)]
     );
     assert!(conn.should_close_transport());
+}
+
+#[test]
+fn a_close_decoded_long_after_its_read_still_gets_the_whole_close_timeout() {
+    let t0 = support::t0();
+    let mut conn = Connection::new(Role::Server, Config::default(), t0);
+    conn.send(vec![0u8; 1 << 20]).unwrap();
+    // The peer's Close is read at t0; input is decoded only when the application asks
+    // for its events, which it does ten seconds later, past the close timeout.
+    conn.handle_input(&masked(&Frame::close(CloseCode::NORMAL, "")), t0);
+    let later = t0 + 10 * SECOND;
+    assert!(matches!(
+        take_events(&mut conn)[..],
+        [Event::Closed(CloseReason::Handshake { .. })]
+    ));
+    let mut held = Vec::new();
+    let _ = conn.poll_transmit(&mut held);
+    // The bound on writing the rest starts when the connection is next told the
+    // time, not at the read: the peer still has the whole timeout to take it.
+    assert!(conn.poll_timeout().unwrap() <= later);
+    conn.handle_timeout(later);
+    assert!(!conn.should_abort_transport());
+    assert_eq!(conn.poll_timeout(), Some(later + 5 * SECOND));
+    conn.handle_timeout(later + 5 * SECOND);
+    assert!(conn.should_abort_transport());
 }
 
 #[test]

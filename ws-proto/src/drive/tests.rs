@@ -27,6 +27,13 @@ thread_local! {
     static NEXT_TIMER: Cell<u64> = const { Cell::new(0) };
     /// How many times a timer was set again.
     static RESETS: Cell<usize> = const { Cell::new(0) };
+    /// How many times the code under test read the clock.
+    static CLOCK_READS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The test clock's time, without counting it as a reading by the code under test.
+fn clock() -> Instant {
+    CLOCK.with(|c| c.get().expect("the test clock is set"))
 }
 
 /// A clock that stands still until [`advance`] moves it; a timer is due once it has,
@@ -51,7 +58,8 @@ impl Runtime for Manual {
     type Sleep = ManualSleep;
 
     fn now() -> Instant {
-        CLOCK.with(|c| c.get().expect("the test clock is set"))
+        CLOCK_READS.with(|r| r.set(r.get() + 1));
+        clock()
     }
 
     fn sleep_until(at: Instant) -> ManualSleep {
@@ -67,7 +75,7 @@ impl Runtime for Manual {
 
     fn poll_sleep(sleep: &mut ManualSleep, cx: &mut Context<'_>) -> Poll<()> {
         sleep.unregister();
-        if Self::now() >= sleep.at {
+        if clock() >= sleep.at {
             Poll::Ready(())
         } else {
             TIMERS.with(|t| {
@@ -89,7 +97,7 @@ fn start_clock() -> Instant {
 
 fn advance(by: Duration) {
     CLOCK.with(|c| c.set(c.get().map(|t| t + by)));
-    let now = Manual::now();
+    let now = clock();
     let due: Vec<Waker> = TIMERS.with(|t| {
         let mut timers = t.borrow_mut();
         let (due, later) = timers.drain(..).partition(|(_, at, _)| *at <= now);
@@ -276,7 +284,7 @@ fn transmit(client: &mut Connection, wire: &RefCell<Wire>) {
 /// Everything the server wrote so far, decoded by `client`.
 fn received(client: &mut Connection, wire: &RefCell<Wire>) -> Vec<Event> {
     let written = std::mem::take(&mut wire.borrow_mut().written);
-    client.handle_input(&written, Manual::now());
+    client.handle_input(&written, clock());
     std::iter::from_fn(|| client.poll_event()).collect()
 }
 
@@ -537,6 +545,11 @@ fn an_idle_connection_gives_its_buffers_back_on_the_runtime_clock() {
     advance(Duration::from_secs(2));
     assert!(wakes() > before, "the idle check's timer woke the task");
     assert!(poll_once(ws.recv()).is_pending());
+    // With no deadline the read was not timed: the check counted it as traffic when
+    // it fired, and gives the buffers back one period later.
+    assert!(ws.connection().buffer_capacity() > 0);
+    advance(IDLE_RELEASE);
+    assert!(poll_once(ws.recv()).is_pending());
     assert_eq!(ws.connection().buffer_capacity(), 0);
     // And it still works: the next read waits in the scratch buffer.
     client.send("again").unwrap();
@@ -545,6 +558,45 @@ fn an_idle_connection_gives_its_buffers_back_on_the_runtime_clock() {
         panic!("the message after the release is there");
     };
     assert_eq!(message, Message::from("again"));
+}
+
+/// A read needs the time only while the connection has a deadline that the read
+/// moves (the keepalive) or that waits to be armed: otherwise a busy connection reads
+/// the clock once in a while, not once per message.
+#[test]
+fn reads_take_the_time_only_while_the_connection_has_a_deadline() {
+    for keepalive in [false, true] {
+        for spare in [true, false] {
+            let config = Config {
+                keepalive: keepalive.then_some(crate::KeepAlive {
+                    interval: Duration::from_secs(60),
+                    timeout: Duration::from_secs(60),
+                }),
+                ..Config::default()
+            };
+            let (mut ws, wire, mut client) = pair_with(spare, config);
+            let before = CLOCK_READS.with(Cell::get);
+            let messages = 100;
+            for i in 0..messages {
+                client.send(format!("m{i}")).unwrap();
+                transmit(&mut client, &wire);
+                assert!(matches!(poll_once(ws.recv()), Poll::Ready(Ok(Some(_)))));
+                assert!(poll_once(ws.recv()).is_pending());
+            }
+            let reads = CLOCK_READS.with(Cell::get) - before;
+            if keepalive {
+                assert!(
+                    reads >= messages,
+                    "spare {spare}: with a keepalive each read is timed ({reads} readings)"
+                );
+            } else {
+                assert!(
+                    reads < 5,
+                    "spare {spare}: {reads} clock readings for {messages} messages"
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -573,7 +625,10 @@ fn a_connection_that_hears_from_its_peer_keeps_a_full_read_buffer() {
                 ws.connection().buffer_capacity() >= read_size - "hello".len() - 6,
                 "round {round}, spare {spare}: the buffer has room for the next read"
             );
+            // An untimed read counts as traffic when the idle check first fires.
             advance(IDLE_RELEASE + Duration::from_secs(1));
+            assert!(poll_once(ws.recv()).is_pending());
+            advance(IDLE_RELEASE);
             assert!(poll_once(ws.recv()).is_pending());
             assert_eq!(ws.connection().buffer_capacity(), 0, "released when idle");
         }
