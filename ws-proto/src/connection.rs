@@ -551,6 +551,8 @@ impl Connection {
             // A client waiting for the server to close the transport (§7.1.1).
             self.end_transport();
         }
+        // The time is current here: a timer just started starts now.
+        self.tick(now);
     }
 
     /// Tells the connection that its transport cannot be written any more: a write
@@ -568,6 +570,13 @@ impl Connection {
     /// Spurious calls are harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tick(now);
+        self.fire_timers(now);
+        // A timer that firing started (the close timer after the keepalive gave up)
+        // starts now: `poll_timeout` is later than `now` on return, never a busy loop.
+        self.tick(now);
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
         if let Timer::At(deadline) = self.close_timer {
             if now >= deadline {
                 self.close_timer = Timer::Off;

@@ -51,9 +51,7 @@ fn a_silent_peer_is_pinged_then_dropped() {
         [Event::Closed(CloseReason::KeepAliveTimeout)]
     );
     assert!(conn.should_close_transport());
-    // Only the bound on writing the last bytes is left, from the next time told.
-    assert!(conn.poll_timeout().unwrap() <= t0 + 15 * SECOND);
-    conn.handle_timeout(t0 + 15 * SECOND);
+    // Only the bound on writing the last bytes is left.
     assert_eq!(conn.poll_timeout(), Some(t0 + 20 * SECOND));
 }
 
