@@ -375,14 +375,18 @@ fn parse_cpu_ticks(stat: &str) -> Option<(u64, u64)> {
 }
 
 /// The kernel's `USER_HZ` (what `/proc` counts CPU time in), 100 when `getconf` is
-/// missing, as it is on every common Linux.
+/// missing, as it is on every common Linux. Asked once per process: a measurement
+/// reads the CPU time twice per run, and should not start a process each time.
 fn clock_ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
-        .unwrap_or(100.0)
+    static HZ: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *HZ.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
 }
 
 #[cfg(test)]

@@ -325,22 +325,52 @@ fn cells(o: &Options) -> Vec<Cell> {
     v
 }
 
-fn servers(o: &Options) {
-    let running: Vec<(String, Server)> = o
-        .impls
+/// The echo server `name` under test, on core 0.
+fn start_server(name: &str) -> Server {
+    let mut cmd = pinned(0, bin("server"));
+    cmd.arg(name).arg("127.0.0.1:0");
+    Server::start(cmd)
+}
+
+/// One echo server per implementation, for a whole benchmark.
+fn start_servers(impls: &[String]) -> Vec<(String, Server)> {
+    impls
         .iter()
-        .map(|name| {
-            let mut cmd = pinned(0, bin("server"));
-            cmd.arg(name).arg("127.0.0.1:0");
-            (name.clone(), Server::start(cmd))
-        })
-        .collect();
-    let results = run_cells(o, false, |name| {
-        let server = &running.iter().find(|(n, _)| n == name).expect("started").1;
-        let mut cmd = neutral_tool(1, "loadgen");
-        cmd.arg("echo").arg(&server.addr);
-        cmd
-    });
+        .map(|name| (name.clone(), start_server(name)))
+        .collect()
+}
+
+/// The server of `name` among those [`start_servers`] started.
+fn server_of<'a>(running: &'a [(String, Server)], name: &str) -> &'a Server {
+    &running.iter().find(|(n, _)| n == name).expect("started").1
+}
+
+/// The neutral server the clients under test talk to, on core 0.
+fn start_neutral() -> Server {
+    let mut cmd = neutral_tool(0, "neutral");
+    cmd.arg("127.0.0.1:0");
+    Server::start(cmd)
+}
+
+/// The neutral load generator echoing against the server at `addr`, on core 1; the
+/// run's SIZE CONNS WINDOW WARMUP SECS are appended to it.
+fn echo_load(addr: &str) -> Command {
+    let mut cmd = neutral_tool(1, "loadgen");
+    cmd.arg("echo").arg(addr);
+    cmd
+}
+
+/// The client `name` under test against `url`, on core 1; the run's SIZE CONNS WINDOW
+/// WARMUP SECS are appended to it.
+fn client_load(name: &str, url: &str) -> Command {
+    let mut cmd = pinned(1, bin("client"));
+    cmd.arg(name).arg(url);
+    cmd
+}
+
+fn servers(o: &Options) {
+    let running = start_servers(&o.impls);
+    let results = run_cells(o, false, |name| echo_load(&server_of(&running, name).addr));
     println!(
         "\n### Echo servers, messages per second (median of {})\n",
         o.reps
@@ -349,15 +379,9 @@ fn servers(o: &Options) {
 }
 
 fn clients(o: &Options) {
-    let mut cmd = neutral_tool(0, "neutral");
-    cmd.arg("127.0.0.1:0");
-    let server = Server::start(cmd);
+    let server = start_neutral();
     let url = format!("ws://{}/", server.addr);
-    let results = run_cells(o, true, |name| {
-        let mut cmd = pinned(1, bin("client"));
-        cmd.arg(name).arg(&url);
-        cmd
-    });
+    let results = run_cells(o, true, |name| client_load(name, &url));
     println!(
         "\n### Clients against the neutral server, messages per second (median of {})\n",
         o.reps
@@ -539,12 +563,9 @@ fn soak(o: &Options) {
     println!("|---|---|---|---|---|---|---|");
     let mib = |b: u64| format!("{:.1} MiB", b as f64 / 1048576.0);
     for name in &o.impls {
-        let mut cmd = pinned(0, bin("server"));
-        cmd.arg(name).arg("127.0.0.1:0");
-        let server = Server::start(cmd);
-        let mut cmd = neutral_tool(1, "loadgen");
-        cmd.args(["echo", &server.addr])
-            .arg(o.soak_size.to_string())
+        let server = start_server(name);
+        let mut cmd = echo_load(&server.addr);
+        cmd.arg(o.soak_size.to_string())
             .arg(o.soak_conns.to_string())
             .args(["1", "0"])
             .arg(o.soak_secs.to_string())
@@ -625,30 +646,13 @@ struct CpuRun {
 fn cpu(o: &Options, side: Side) {
     let warmup: f64 = o.warmup.parse().expect("--warmup");
     let secs: f64 = o.secs.parse().expect("--secs");
-    // Servers as the `servers` benchmark starts them, one per implementation; for the
-    // clients, the one neutral server.
-    let mut servers: Vec<(String, Server)> = Vec::new();
-    match side {
-        Side::Server => {
-            for name in &o.impls {
-                let mut cmd = pinned(0, bin("server"));
-                cmd.arg(name).arg("127.0.0.1:0");
-                servers.push((name.clone(), Server::start(cmd)));
-            }
-        }
-        Side::Client => {
-            let mut cmd = neutral_tool(0, "neutral");
-            cmd.arg("127.0.0.1:0");
-            servers.push(("neutral".into(), Server::start(cmd)));
-        }
-    }
-    let server_of = |name: &str| {
-        &servers
-            .iter()
-            .find(|(n, _)| n == name || n == "neutral")
-            .expect("started")
-            .1
+    // As the `servers` and `clients` benchmarks start them: one server per
+    // implementation, or the one neutral server.
+    let running = match side {
+        Side::Server => start_servers(&o.impls),
+        Side::Client => Vec::new(),
     };
+    let neutral = (side == Side::Client).then(start_neutral);
     let (title, whose) = match side {
         Side::Server => ("Echo servers under the load generator", "the server's"),
         Side::Client => ("Clients against the neutral server", "the client's"),
@@ -666,23 +670,17 @@ fn cpu(o: &Options, side: Side) {
         for name in &o.impls {
             let mut runs = Vec::new();
             for rep in 0..o.reps {
-                let server = server_of(name);
-                let mut load = match side {
-                    Side::Server => {
-                        let mut cmd = neutral_tool(1, "loadgen");
-                        cmd.arg("echo").arg(&server.addr);
-                        cmd
+                // The server's CPU time, or the client's own (`None`: the load).
+                let (mut load, measured) = match &neutral {
+                    None => {
+                        let server = server_of(&running, name);
+                        (echo_load(&server.addr), Some(server.pid()))
                     }
-                    Side::Client => {
-                        let mut cmd = pinned(1, bin("client"));
-                        cmd.arg(name).arg(format!("ws://{}/", server.addr));
-                        cmd
-                    }
+                    Some(neutral) => (client_load(name, &format!("ws://{}/", neutral.addr)), None),
                 };
                 load.arg(size.to_string())
                     .arg(conns.to_string())
                     .arg(window.to_string());
-                let measured = (side == Side::Server).then(|| server.pid());
                 let Some(run) = measure_cpu(load, measured, warmup, secs) else {
                     FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
                     eprintln!("rep {rep} {cell:?} {name}: failed");
