@@ -524,7 +524,10 @@ impl<S: Transport> Driver<S> {
                 conn.extend_read_buffer(&scratch[..n], read_size);
             })
         } else {
-            conn.read_with(self.machine.read_size, Instant::now(), |room| io.read(room))
+            // The time of the read is told by `after_read`, once the read is over: the
+            // one given here (from before it) is overwritten at once.
+            let before = self.machine.last_io;
+            conn.read_with(self.machine.read_size, before, |room| io.read(room))
         };
         if matches!(&result, Err(e) if is_timeout(e)) {
             self.timeout.expired();

@@ -545,7 +545,6 @@ impl Connection {
     /// before still comes out as events; then [`Event::Closed`] with
     /// [`CloseReason::Eof`] if the closing handshake had not finished.
     pub fn handle_eof(&mut self, now: Instant) {
-        self.tick(now);
         self.eof = true;
         if self.finished {
             // A client waiting for the server to close the transport (§7.1.1).
