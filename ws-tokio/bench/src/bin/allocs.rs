@@ -156,7 +156,7 @@ fn echo(sizes: Vec<usize>) {
 
 fn idle(conns: usize, breakdown: bool) {
     println!("\n### Live heap per idle connection ({conns} connections)\n");
-    println!("| server | per connection, after the handshake | after 3 s idle |");
+    println!("| server | per connection, after the handshake | after 5 s idle |");
     println!("|---|---|---|");
     for &which in SERVERS.iter().chain(BLOCKING) {
         let addr = start(which);
@@ -168,7 +168,8 @@ fn idle(conns: usize, breakdown: bool) {
         let streams: Vec<TcpStream> = (0..conns).map(|_| open(&addr)).collect();
         std::thread::sleep(std::time::Duration::from_millis(200));
         let open_now = LIVE.load(Ordering::Relaxed);
-        std::thread::sleep(std::time::Duration::from_secs(3));
+        // Past the 2 to 4 s after which idle connections give their buffers back.
+        std::thread::sleep(std::time::Duration::from_secs(5));
         let later = LIVE.load(Ordering::Relaxed);
         let classes_later = classes();
         // The client side holds no heap per stream beyond the Vec's slots.

@@ -526,8 +526,8 @@ fn memory(o: &Options) {
         cmd.arg("idle").arg(&server.addr).arg(o.idle.to_string());
         // Its line says every connection is open.
         let (mut load, _ready) = spawn_announcing(&mut cmd);
-        // Past the moment idle connections give their buffers back.
-        std::thread::sleep(Duration::from_secs(3));
+        // Past the 2 to 4 s after which idle connections give their buffers back.
+        std::thread::sleep(Duration::from_secs(5));
         let after = ws_bench::rss_of(server.pid()).expect("rss");
         let _ = load.kill();
         let _ = load.wait();
