@@ -36,6 +36,10 @@ pub const CLIENTS: &[&str] = &[
 /// The blocking servers and clients (`matrix blocking`): a thread per connection.
 pub const BLOCKING: &[&str] = &["ours-blocking", "tungstenite-blocking"];
 
+/// How long the memory benchmarks wait before they read an idle server's memory: past
+/// the 2 to 4 s without traffic after which our connections give their buffers back.
+pub const IDLE_SETTLE: Duration = Duration::from_secs(5);
+
 /// One binary WebSocket frame with `size` payload bytes; masked with a fixed key when
 /// `masked` (a client frame), plain otherwise.
 pub fn frame(size: usize, masked: bool) -> Vec<u8> {

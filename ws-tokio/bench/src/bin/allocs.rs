@@ -156,7 +156,10 @@ fn echo(sizes: Vec<usize>) {
 
 fn idle(conns: usize, breakdown: bool) {
     println!("\n### Live heap per idle connection ({conns} connections)\n");
-    println!("| server | per connection, after the handshake | after 5 s idle |");
+    println!(
+        "| server | per connection, after the handshake | after {} s idle |",
+        ws_bench::IDLE_SETTLE.as_secs_f64()
+    );
     println!("|---|---|---|");
     for &which in SERVERS.iter().chain(BLOCKING) {
         let addr = start(which);
@@ -168,8 +171,7 @@ fn idle(conns: usize, breakdown: bool) {
         let streams: Vec<TcpStream> = (0..conns).map(|_| open(&addr)).collect();
         std::thread::sleep(std::time::Duration::from_millis(200));
         let open_now = LIVE.load(Ordering::Relaxed);
-        // Past the 2 to 4 s after which idle connections give their buffers back.
-        std::thread::sleep(std::time::Duration::from_secs(5));
+        std::thread::sleep(ws_bench::IDLE_SETTLE);
         let later = LIVE.load(Ordering::Relaxed);
         let classes_later = classes();
         // The client side holds no heap per stream beyond the Vec's slots.

@@ -526,8 +526,7 @@ fn memory(o: &Options) {
         cmd.arg("idle").arg(&server.addr).arg(o.idle.to_string());
         // Its line says every connection is open.
         let (mut load, _ready) = spawn_announcing(&mut cmd);
-        // Past the 2 to 4 s after which idle connections give their buffers back.
-        std::thread::sleep(Duration::from_secs(5));
+        std::thread::sleep(ws_bench::IDLE_SETTLE);
         let after = ws_bench::rss_of(server.pid()).expect("rss");
         let _ = load.kill();
         let _ = load.wait();
@@ -557,8 +556,9 @@ fn soak(o: &Options) {
     let busy_at = Duration::from_secs(10).min(Duration::from_secs(o.soak_secs) / 2);
     println!(
         "| server | messages/s | failed connections | RSS, all busy ({} s) | RSS at the end | \
-         peak | RSS 5 s after the clients left |",
-        busy_at.as_secs_f64()
+         peak | RSS {} s after the clients left |",
+        busy_at.as_secs_f64(),
+        ws_bench::IDLE_SETTLE.as_secs_f64()
     );
     println!("|---|---|---|---|---|---|---|");
     let mib = |b: u64| format!("{:.1} MiB", b as f64 / 1048576.0);
@@ -610,7 +610,7 @@ fn soak(o: &Options) {
                 "**the load or the server did not finish**".to_owned()
             }
         };
-        std::thread::sleep(Duration::from_secs(5));
+        std::thread::sleep(ws_bench::IDLE_SETTLE);
         let after = ws_bench::rss_of(server.pid()).unwrap_or(0);
         println!(
             "| {name} | {} | {failed} | {} | {} | {} | {} |",
