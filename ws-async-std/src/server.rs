@@ -13,6 +13,7 @@ use event_listener::Event;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::future::or;
 use http::HeaderMap;
+use ws_proto::adapter::ACCEPT_ERROR_PAUSE;
 use ws_proto::drive::{AcceptOptions, DEFAULT_READ_SIZE_ZEROED};
 use ws_proto::handshake::{CheckRequest, SelectSubprotocol, check_origin_with_host};
 use ws_proto::{Config, HandshakeLimits, Policy};
@@ -413,9 +414,11 @@ where
         let (stream, peer) = match accepted {
             None => break,
             Some(Ok(accepted)) => accepted,
-            // Out of descriptors or a connection reset before accept: keep going.
+            // Out of descriptors or a connection reset before accept: keep going,
+            // after a pause rather than spinning while it lasts.
             Some(Err(e)) => {
                 (options.on_error)(Error::Io(e));
+                async_io::Timer::after(ACCEPT_ERROR_PAUSE).await;
                 continue;
             }
         };
@@ -464,8 +467,13 @@ where
         // done, and the conversation in a box of its own: the task itself stays small,
         // which is most of what an idle connection costs.
         let handshake = Box::pin(async {
+            // One time limit for both handshakes: what TLS took is not given to the
+            // HTTP request again.
+            let started = std::time::Instant::now();
             let stream = wrap_tls(stream, &options).await?;
-            accept(stream, Some(peer), &options).await
+            let mut accept = options.accept_options();
+            accept.timeout = accept.timeout.saturating_sub(started.elapsed());
+            ws_proto::drive::accept(FuturesIo(stream), Some(peer), accept).await
         });
         let conversation = match handshake.await {
             Ok(mut ws) => {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use ws_proto::adapter::{IDLE_RELEASE, STOP_REASON, is_disconnect};
 use ws_proto::pacing;
 use ws_proto::{CloseCode, Connection, DEFAULT_READ_SIZE_ZEROED, Event, OutputBuffer};
 
@@ -20,10 +21,6 @@ use crate::transport::Transport;
 /// How long the reader half of a split socket waits for the peer to take a write
 /// before it leaves the rest to the writer half (or its next turn) and reads.
 const READER_WRITE_WAIT: Duration = Duration::from_millis(1);
-
-/// A connection that has moved no bytes for this long gives back the memory of its
-/// empty buffers (a busy one keeps them: no allocation per message).
-pub(crate) const IDLE_RELEASE: Duration = Duration::from_secs(2);
 
 /// How long a server connection blocked in a read goes without looking at the server's
 /// stop flag: a blocked read cannot be woken any other way without losing the stream.
@@ -201,7 +198,7 @@ impl Machine {
         self.stop = None;
         self.stopped = true;
         // Refused only when the connection is already closing.
-        let _ = self.conn.close(CloseCode::GOING_AWAY, "server stopping");
+        let _ = self.conn.close(CloseCode::GOING_AWAY, STOP_REASON);
         true
     }
 
@@ -553,17 +550,4 @@ impl<S: Transport> Driver<S> {
 /// A read that ran out of time (`WouldBlock` on Unix, `TimedOut` on Windows).
 pub(crate) fn is_timeout(e: &io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
-}
-
-/// Errors that mean the peer is gone rather than that something is broken here
-/// (`UnexpectedEof`: a TLS peer that closed TCP without a close_notify).
-pub(crate) fn is_disconnect(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::ConnectionReset
-            | ErrorKind::ConnectionAborted
-            | ErrorKind::BrokenPipe
-            | ErrorKind::NotConnected
-            | ErrorKind::UnexpectedEof
-    )
 }

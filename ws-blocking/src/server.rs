@@ -9,12 +9,13 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
+use ws_proto::adapter::{
+    ACCEPT_ERROR_PAUSE, Answer, AnswerOptions, REFUSE_DRAIN, REFUSE_LINGER, answer_request,
+};
 use ws_proto::handshake::{
     CheckRequest, SelectSubprotocol, ServerHandshake, check_origin_with_host,
 };
-use ws_proto::{
-    Config, Connection, DEFAULT_READ_SIZE_ZEROED, HandshakeLimits, Policy, RequestError, Role,
-};
+use ws_proto::{Config, DEFAULT_READ_SIZE_ZEROED, HandshakeLimits, Policy};
 
 use crate::Error;
 use crate::driver::is_timeout;
@@ -182,7 +183,6 @@ pub fn accept<S: Transport>(
     let deadline = Instant::now() + options.handshake_timeout;
     io.set_write_timeout(Some(options.handshake_timeout))?;
     let mut handshake = ServerHandshake::new(options.limits);
-    let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     let outcome = loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -203,36 +203,30 @@ pub fn accept<S: Transport>(
             Err(e) => break Err(e),
         }
     };
-    let mut upgrade = match outcome {
-        Ok(upgrade) if (options.check_request)(upgrade.request()) => upgrade,
-        Ok(upgrade) => {
-            upgrade.reject(&RequestError::Forbidden, &mut out);
-            refuse(io, &out, Duration::from_secs(1));
-            return Err(Error::Request(RequestError::Forbidden));
-        }
-        Err(error) => {
-            let (response, body) = ws_proto::handshake::error_response(&error);
-            ws_proto::handshake::write_response(&response, &body, &mut out);
-            refuse(io, &out, Duration::from_secs(1));
+    let answer_options = AnswerOptions {
+        config: &options.config,
+        check_request: &*options.check_request,
+        select_subprotocol: &*options.select_subprotocol,
+        response_headers: &options.response_headers,
+    };
+    let mut out = Vec::new();
+    let up = match answer_request(outcome, &answer_options, Instant::now(), &mut out)? {
+        Answer::Upgrade(up) => up,
+        Answer::Refuse(error) => {
+            refuse(io, &out, REFUSE_LINGER);
             return Err(Error::Request(error));
         }
     };
-    let subprotocol = upgrade.choose_subprotocol(&*options.select_subprotocol);
-    let extensions = upgrade.negotiate_extensions(&options.config);
-    upgrade.accept(subprotocol.as_deref(), &options.response_headers, &mut out)?;
     io.write_all(&out)?;
     io.flush()?;
     io.set_read_timeout(None)?;
     io.set_write_timeout(None)?;
-    let conn = Connection::new(Role::Server, options.config.clone(), Instant::now())
-        .with_extensions(extensions);
-    let (request, leftover) = upgrade.into_parts();
     let parts = Parts {
-        request: Some(request),
+        request: Some(up.request),
         peer_addr,
-        subprotocol,
+        subprotocol: up.subprotocol,
     };
-    let mut ws = WebSocket::from_parts(io, conn, &leftover, parts);
+    let mut ws = WebSocket::from_parts(io, up.connection, &up.leftover, parts);
     ws.set_read_size(options.read_size);
     Ok(ws)
 }
@@ -351,8 +345,7 @@ where
             Ok(accepted) => accepted,
             Err(e) => {
                 (options.on_error)(Error::Io(e));
-                // Out of descriptors, say: give the system a moment rather than spin.
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(ACCEPT_ERROR_PAUSE);
                 continue;
             }
         };
@@ -456,7 +449,7 @@ fn refuse<S: Transport>(mut io: S, answer: &[u8], limit: Duration) {
         io.shutdown()?;
         let mut sink = [0u8; 4096];
         let mut drained = 0;
-        while drained < 64 * 1024 {
+        while drained < REFUSE_DRAIN {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;

@@ -149,6 +149,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod adapter;
 pub mod close;
 mod config;
 mod connection;

@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use ws_proto::adapter::ACCEPT_ERROR_PAUSE;
 use ws_proto::drive::{AcceptOptions, DEFAULT_READ_SIZE};
 use ws_proto::handshake::{CheckRequest, SelectSubprotocol, check_origin_with_host};
 use ws_proto::{Config, HandshakeLimits, Policy};
@@ -192,9 +193,11 @@ where
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
-                    // Out of descriptors or a connection reset before accept: keep going.
+                    // Out of descriptors or a connection reset before accept: keep
+                    // going, after a pause rather than spinning while it lasts.
                     Err(e) => {
                         (options.on_error)(Error::Io(e));
+                        tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                         continue;
                     }
                 };
@@ -207,8 +210,13 @@ where
                     // they are done, and the conversation in a box of its own: the task
                     // itself stays small, which is most of what an idle connection costs.
                     let handshake = Box::pin(async {
+                        // One time limit for both handshakes: what TLS took is not
+                        // given to the HTTP request again.
+                        let started = tokio::time::Instant::now();
                         let stream = wrap_tls(stream, &options).await?;
-                        accept(stream, Some(peer), &options).await
+                        let mut accept = options.accept_options();
+                        accept.timeout = accept.timeout.saturating_sub(started.elapsed());
+                        ws_proto::drive::accept(Tokio(stream), Some(peer), accept).await
                     });
                     let conversation = match handshake.await {
                         Ok(ws) => Box::pin(handler(prepare(ws, options.read_size, stopping))),

@@ -54,3 +54,66 @@ async fn wss_echo_with_a_self_signed_certificate() {
     .await
     .unwrap();
 }
+
+/// The handshake timeout bounds the TLS and HTTP handshakes together: a client that
+/// spends most of it on TLS does not get it again for its HTTP request.
+#[tokio::test]
+async fn the_handshake_timeout_covers_tls_and_the_request_together() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("ws-tokio-tls-t-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
+    std::fs::write(&key_path, certified.key_pair.serialize_pem()).unwrap();
+    let server_tls = ws_tokio::tls::server_config_from_pem(&cert_path, &key_path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let limit = Duration::from_secs(2);
+    let (errors_tx, mut errors) = tokio::sync::mpsc::unbounded_channel();
+    let options = ServerOptions {
+        tls: Some(server_tls),
+        handshake_timeout: limit,
+        on_error: Arc::new(move |e| {
+            let _ = errors_tx.send(e);
+        }),
+        ..ServerOptions::default()
+    };
+    let (addr, _stop) = support::echo_server(options).await;
+
+    let mut roots = RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let client_tls = ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // 60 % of the limit before TLS, 60 % again before the request: each phase alone
+    // fits in the limit, the two together do not.
+    tokio::time::sleep(limit * 6 / 10).await;
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(client_tls))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tokio::time::sleep(limit * 6 / 10).await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: localhost:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        addr.port()
+    );
+    // The server may already have dropped the connection: a failed write is fine.
+    let _ = tls.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut answer)).await;
+    assert!(
+        !answer.starts_with(b"HTTP/1.1 101"),
+        "upgraded after {:?} of handshakes: {}",
+        limit * 12 / 10,
+        String::from_utf8_lossy(&answer)
+    );
+    let error = tokio::time::timeout(Duration::from_secs(5), errors.recv())
+        .await
+        .expect("the server reported the failed handshake")
+        .unwrap();
+    assert!(matches!(error, Error::HandshakeTimeout), "{error:?}");
+}

@@ -10,18 +10,14 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker, ready};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::transport::{Runtime, Transport};
+use crate::adapter::{IDLE_RELEASE, STOP_REASON, is_disconnect};
 use crate::{
     CloseCode, Connection, DEFAULT_READ_SIZE, DEFAULT_READ_SIZE_ZEROED, Error, Event, OutputBuffer,
     pacing,
 };
-
-/// A connection that has moved no bytes for this long gives back the memory of its
-/// empty buffers: an idle connection costs a few hundred bytes, not the tens of KiB a
-/// busy one uses, and a busy one keeps its buffers (no allocation per message).
-pub(crate) const IDLE_RELEASE: Duration = Duration::from_secs(2);
 
 /// At most this many reads in a row without a look at the stop signal and the timer.
 const CHECK_EVERY: u32 = 16;
@@ -574,7 +570,7 @@ impl<T: Transport> Driver<T> {
         self.stopped = true;
         self.progress += 1;
         // Refused only when the connection is already closing.
-        let _ = self.conn.close(CloseCode::GOING_AWAY, "server stopping");
+        let _ = self.conn.close(CloseCode::GOING_AWAY, STOP_REASON);
         true
     }
 
@@ -677,18 +673,6 @@ impl<T: Transport> Driver<T> {
             _ => Poll::Ready(Ok(())),
         }
     }
-}
-
-/// Errors that mean the peer is gone rather than that something is broken here
-/// (`UnexpectedEof`: a TLS peer that closed TCP without a close_notify).
-pub(crate) fn is_disconnect(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::ConnectionReset
-            | ErrorKind::BrokenPipe
-            | ErrorKind::NotConnected
-            | ErrorKind::UnexpectedEof
-    )
 }
 
 #[cfg(test)]

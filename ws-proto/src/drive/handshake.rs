@@ -11,17 +11,12 @@ use http::HeaderMap;
 
 use super::socket::{Parts, WebSocket};
 use super::transport::{Runtime, Transport};
+use crate::adapter::{Answer, AnswerOptions, REFUSE_DRAIN, REFUSE_LINGER, answer_request};
 use crate::handshake::{ClientHandshake, ClientOptions, ServerHandshake, UpgradeRequest};
 use crate::{Config, Connection, Entropy, Error, HandshakeLimits, RequestError, Role};
 
 /// The bytes one handshake read asks for.
 const HANDSHAKE_READ: usize = 4096;
-
-/// How long a refused client has to take its answer before the transport is dropped.
-const REFUSE_LINGER: Duration = Duration::from_secs(1);
-
-/// How much of what a refused client still sends is read and dropped, at most.
-const REFUSE_DRAIN: usize = 64 * 1024;
 
 /// `future`'s output, or `None` if `limit` passes first on `R`'s clock.
 pub async fn timeout<R: Runtime, F: Future>(limit: Duration, future: F) -> Option<F::Output> {
@@ -92,33 +87,32 @@ pub async fn accept<T: Transport>(
         .await
         .ok_or(Error::HandshakeTimeout)??;
     let mut out = Vec::new();
-    let mut upgrade = match outcome {
-        Ok(upgrade) if (options.check_request)(upgrade.request()) => upgrade,
-        Ok(upgrade) => {
-            upgrade.reject(&RequestError::Forbidden, &mut out);
-            refuse(io, &out).await;
-            return Err(Error::Request(RequestError::Forbidden));
-        }
-        Err(error) => {
-            let (response, body) = crate::handshake::error_response(&error);
-            crate::handshake::write_response(&response, &body, &mut out);
-            refuse(io, &out).await;
-            return Err(Error::Request(error));
-        }
+    let answer_options = AnswerOptions {
+        config: options.config,
+        check_request: options.check_request,
+        select_subprotocol: options.select_subprotocol,
+        response_headers: options.response_headers,
     };
-    let subprotocol = upgrade.choose_subprotocol(options.select_subprotocol);
-    let extensions = upgrade.negotiate_extensions(options.config);
-    upgrade.accept(subprotocol.as_deref(), options.response_headers, &mut out)?;
-    write_all(&mut io, &out).await?;
-    let conn = Connection::new(Role::Server, options.config.clone(), T::Runtime::now())
-        .with_extensions(extensions);
-    let (request, leftover) = upgrade.into_parts();
-    let parts = Parts {
-        request: Some(request),
-        peer_addr,
-        subprotocol,
-    };
-    Ok(WebSocket::from_parts(io, conn, &leftover, parts))
+    match answer_request(outcome, &answer_options, T::Runtime::now(), &mut out)? {
+        Answer::Upgrade(up) => {
+            write_all(&mut io, &out).await?;
+            let parts = Parts {
+                request: Some(up.request),
+                peer_addr,
+                subprotocol: up.subprotocol,
+            };
+            Ok(WebSocket::from_parts(
+                io,
+                up.connection,
+                &up.leftover,
+                parts,
+            ))
+        }
+        Answer::Refuse(error) => {
+            refuse(io, &out).await;
+            Err(Error::Request(error))
+        }
+    }
 }
 
 /// Reads an opening request: the upgrade, or the refusal to answer with.

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
-use super::driver::{IDLE_RELEASE, YIELD_EVERY};
+use super::driver::YIELD_EVERY;
 use super::{AcceptOptions, Parts, Runtime, Transport, WebSocket, accept};
+use crate::adapter::IDLE_RELEASE;
 use crate::{
     Config, Connection, Error, Event, HandshakeLimits, Message, RequestError, Role, SeededEntropy,
 };
