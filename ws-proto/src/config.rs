@@ -31,7 +31,8 @@ pub struct KeepAlive {
 ///
 /// The defaults are meant for a server on the open internet: frames and messages up to
 /// 16 MiB (the largest Autobahn sends), which memory grows to only as fast as the peer
-/// really sends bytes, since no buffer is allocated from a length the peer announced.
+/// really sends bytes: from a length the peer announced, at most 1 MiB of room is
+/// reserved ahead of what arrived.
 ///
 /// Build one with `Config { max_message_size: 1 << 20, ..Config::default() }`; new
 /// fields will come with defaults, so spell out only what you change.

@@ -68,6 +68,14 @@ pub const DEFAULT_READ_SIZE_ZEROED: usize = 16 * 1024;
 /// handled, instead of after one long copy.
 pub const MAX_READ_SIZE: usize = 256 * 1024;
 
+/// How much room the read buffer reserves at once for the rest of a large frame's
+/// payload: all of it up to 1 MiB (so that such a message lands in one piece, which
+/// the 1 MiB cells were tuned for); beyond that, as much again as has arrived (the
+/// buffer doubles as the payload comes). A header alone announcing 16 MiB so gets
+/// 1 MiB reserved, not 16: what a peer makes us hold is bounded by what it sent
+/// (about twice that, plus 1 MiB), not by what it announced.
+const MAX_RESERVE_AHEAD: usize = 1024 * 1024;
+
 /// The most one read may ask for, whichever way it reads: [`MAX_READ_SIZE`] (see there
 /// for why), or the read size if the adapter set it larger. One function, so that
 /// [`Connection::read_buffer_for`] and [`Connection::read_with`] cannot disagree.
@@ -375,9 +383,10 @@ impl Connection {
 
     /// [`read_buffer`](Self::read_buffer), with room for the next read, and the most
     /// that read should ask for. The room is `read_size` bytes or, inside a frame whose
-    /// payload is still arriving, the rest of that payload, so a large payload lands in
-    /// one piece instead of the buffer being moved or regrown under it many times (the
-    /// room is only reserved: pages the peer does not fill are never touched). The
+    /// payload is still arriving, the rest of that payload (up to 1 MiB, or as much as
+    /// has arrived if that is more), so a large payload lands in one piece instead of
+    /// the buffer being moved or regrown under it many times (the room is only
+    /// reserved: pages the peer does not fill are never touched). The
     /// limit is the larger of `read_size` and [`MAX_READ_SIZE`], the same as
     /// [`read_with`](Self::read_with) keeps to.
     ///
@@ -389,7 +398,16 @@ impl Connection {
     /// "2026-12-05").
     pub fn read_buffer_for(&mut self, read_size: usize) -> (&mut BytesMut, usize) {
         if !self.large_payload_fits(read_size) {
-            self.rbuf.reserve(read_size.max(self.payload_rest()));
+            let rest = self.payload_rest();
+            let spare = self.rbuf.capacity() - self.rbuf.len();
+            if rest <= MAX_RESERVE_AHEAD {
+                self.rbuf.reserve(read_size.max(rest));
+            } else if spare < read_limit(read_size) {
+                // Beyond 1 MiB, room for as much again as has arrived, once a read
+                // would not have its full room: the buffer doubles as bytes come.
+                let ahead = rest.min(MAX_RESERVE_AHEAD.max(self.rbuf.len()));
+                self.rbuf.reserve(read_size.max(ahead));
+            }
         }
         (&mut self.rbuf, read_limit(read_size))
     }

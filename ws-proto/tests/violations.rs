@@ -7,7 +7,7 @@ mod support;
 use support::{decode_frames, masked, take_events, take_output, unmasked};
 use ws_proto::frame::{Frame, OpCode};
 use ws_proto::{
-    CloseCode, CloseReason, Config, Connection, Event, ProtocolError, Role, SeededEntropy,
+    CloseCode, CloseReason, Config, Connection, Event, Message, ProtocolError, Role, SeededEntropy,
 };
 
 fn server(config: Config) -> Connection {
@@ -310,6 +310,42 @@ fn a_length_over_the_limit_allocates_nothing_for_it() {
             conn.buffer_capacity()
         );
     }
+}
+
+#[test]
+fn a_length_within_the_limit_reserves_room_as_the_bytes_come() {
+    // A header announcing 16 MiB (the limit): the read buffer reserves 1 MiB ahead,
+    // not 16, and grows with what arrives; the message still arrives whole.
+    let len: usize = 16 << 20;
+    let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    let wire = masked(&Frame::new(OpCode::Binary, payload.clone()));
+    let mut conn = server(Config::default());
+    let header = &wire[..14];
+    conn.read_buffer_for(64 << 10).0.extend_from_slice(header);
+    conn.handle_read(support::t0());
+    let _ = conn.read_buffer_for(64 << 10);
+    assert!(
+        conn.buffer_capacity() <= (1 << 20) + (64 << 10),
+        "{} bytes reserved from a header alone",
+        conn.buffer_capacity()
+    );
+    let mut at = 14;
+    let mut events = Vec::new();
+    while at < wire.len() {
+        let (buf, max) = conn.read_buffer_for(64 << 10);
+        let n = max.min(wire.len() - at);
+        buf.extend_from_slice(&wire[at..at + n]);
+        at += n;
+        conn.handle_read(support::t0());
+        // Never more than twice what has arrived, and the 1 MiB ahead.
+        assert!(
+            conn.buffer_capacity() <= 2 * at + (1 << 20) + (64 << 10),
+            "{} bytes reserved after {at} arrived",
+            conn.buffer_capacity()
+        );
+        events.extend(take_events(&mut conn));
+    }
+    assert_eq!(events, [Event::Message(Message::Binary(payload.into()))]);
 }
 
 #[test]
