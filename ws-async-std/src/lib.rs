@@ -19,10 +19,11 @@
 //! |---|---|
 //! | `connect` | [`connect`] (`ws://` and `wss://`), [`client`] over any stream |
 //! | `establish_server` / `establish_standard_server` | [`establish_server`] (raw policy) / [`establish_standard_server`], [`accept`] for one stream |
-//! | `Connected_client.send` / `send_multiple` / `recv` | [`WebSocket::send`] / [`WebSocket::send_multiple`] / [`WebSocket::recv`] |
+//! | `Connected_client.send` / `send_multiple` / `recv` | [`WebSocket::send`] / [`WebSocket::send_multiple`] (messages), [`WebSocket::send_frames`] (frames as they are) / [`WebSocket::recv`] |
 //! | `http_request` / `source` / `make_standard` | [`WebSocket::http_request`] / [`WebSocket::peer_addr`] / [`WebSocket::make_standard`] |
 //! | `write` / `close_transport` | [`WebSocket::send_frame`] / [`WebSocket::close_transport`] |
 //! | `with_connection` (a receive and a send half) | [`WebSocket::split`] into [`WsReader`] and [`WsWriter`] |
+//! | `Websocket_cohttp_lwt.upgrade_connection` | [`accept_parsed`]: the handshake of a request another HTTP server already parsed, over the stream it hands over |
 //! | `mk_frame_stream` | [`WebSocket`] and [`WsReader`] are `Stream`s of events that end after the close; [`WebSocket`] and [`WsWriter`] are `Sink`s of messages |
 //!
 //! # A server on async-std
@@ -138,11 +139,13 @@ pub use client::{ConnectOptions, client, connect};
 #[cfg(feature = "rustls")]
 pub use futures_rustls::rustls;
 pub use server::{
-    Listen, OnError, ServerOptions, Spawn, accept, establish_server, establish_standard_server,
+    Listen, OnError, ServerOptions, Spawn, accept, accept_parsed, establish_server,
+    establish_standard_server,
 };
 pub use stream::MaybeTlsStream;
 pub use transport::{AsyncIoRuntime, FuturesIo};
 pub use ws_proto::Error;
+pub use ws_proto::adapter::UpgradeOptions;
 pub use ws_proto::drive::Parts;
 pub use ws_proto::handshake::{CheckRequest, SelectSubprotocol};
 

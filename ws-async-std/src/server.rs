@@ -13,7 +13,7 @@ use event_listener::Event;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::future::or;
 use http::HeaderMap;
-use ws_proto::adapter::ACCEPT_ERROR_PAUSE;
+use ws_proto::adapter::{ACCEPT_ERROR_PAUSE, UpgradeOptions};
 use ws_proto::drive::{AcceptOptions, DEFAULT_READ_SIZE_ZEROED};
 use ws_proto::handshake::{CheckRequest, SelectSubprotocol, check_origin_with_host};
 use ws_proto::{Config, HandshakeLimits, Policy};
@@ -169,6 +169,23 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     options: &ServerOptions,
 ) -> Result<WebSocket<S>, Error> {
     ws_proto::drive::accept(FuturesIo(io), peer_addr, options.accept_options()).await
+}
+
+/// Performs the server's side of an opening handshake whose request another HTTP
+/// server already read and parsed (the OCaml `upgrade_connection`), over the stream it
+/// hands over: answers 101 and returns the socket, or, for a bad request, answers the
+/// error's status (400, 405, 426...), closes the stream cleanly and returns
+/// [`Error::Request`]. `leftover` is whatever that server read past the request's
+/// head (the connection's first bytes). Run your own checks (origin, path,
+/// authentication) first.
+pub async fn accept_parsed<S: AsyncRead + AsyncWrite + Unpin, B>(
+    io: S,
+    request: &http::Request<B>,
+    leftover: &[u8],
+    peer_addr: Option<SocketAddr>,
+    options: UpgradeOptions,
+) -> Result<WebSocket<S>, Error> {
+    ws_proto::drive::accept_parsed(FuturesIo(io), request, leftover, peer_addr, options).await
 }
 
 /// The accept loop with the raw policy (the OCaml `establish_server`): every frame is

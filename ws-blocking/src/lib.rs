@@ -12,10 +12,11 @@
 //! | `connect` | [`connect`] (`ws://` and `wss://`), [`client`] over any [`Transport`] ([`Untimed`] wraps any `Read + Write`) |
 //! | `establish_server` / `establish_standard_server` | [`establish_server`] (raw policy) / [`establish_standard_server`], a thread per connection, at most [`ServerOptions::max_connections`]; [`accept`] for one stream |
 //! | `?stop` | [`StopHandle`]: stops the accept loop from another thread and closes live connections with 1001 |
-//! | `Connected_client.send` / `send_multiple` / `recv` | [`WebSocket::send`] / [`WebSocket::send_multiple`] / [`WebSocket::recv`] |
+//! | `Connected_client.send` / `send_multiple` / `recv` | [`WebSocket::send`] / [`WebSocket::send_multiple`] (messages), [`WebSocket::send_frames`] (frames as they are) / [`WebSocket::recv`] |
 //! | `http_request` / `source` / `make_standard` | [`WebSocket::http_request`] / [`WebSocket::peer_addr`] / [`WebSocket::make_standard`] |
 //! | `write` / `close_transport` | [`WebSocket::send_frame`] / [`WebSocket::close_transport`] |
 //! | `with_connection` (a receive and a send half) | [`WebSocket::split`] into [`WsReader`] and [`WsWriter`], for two threads |
+//! | `Websocket_cohttp_lwt.upgrade_connection` | [`accept_parsed`]: the handshake of a request another HTTP server already parsed, over the stream it hands over |
 //! | `mk_frame_stream` | [`WebSocket::events`], [`WebSocket::messages`] and [`WsReader`] are iterators that end after the close |
 //!
 //! # A server
@@ -99,7 +100,8 @@ pub use client::{ConnectOptions, client, connect};
 #[cfg(feature = "rustls")]
 pub use rustls;
 pub use server::{
-    Listen, OnError, ServerOptions, StopHandle, accept, establish_server, establish_standard_server,
+    Listen, OnError, ServerOptions, StopHandle, accept, accept_parsed, establish_server,
+    establish_standard_server,
 };
 pub use socket::{Events, Messages, Parts, WebSocket};
 pub use split::{WsReader, WsWriter};
@@ -109,6 +111,7 @@ pub use ws_proto;
 #[cfg(feature = "deflate")]
 pub use ws_proto::DeflateConfig;
 pub use ws_proto::Error;
+pub use ws_proto::adapter::UpgradeOptions;
 pub use ws_proto::handshake::{CheckRequest, SelectSubprotocol};
 pub use ws_proto::{
     CloseCode, CloseFrame, CloseReason, Config, Event, Frame, KeepAlive, Message, OpCode, Policy,

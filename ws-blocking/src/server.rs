@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 use ws_proto::adapter::{
-    ACCEPT_ERROR_PAUSE, Answer, AnswerOptions, REFUSE_DRAIN, REFUSE_LINGER, answer_request,
+    ACCEPT_ERROR_PAUSE, Answer, AnswerOptions, REFUSE_DRAIN, REFUSE_LINGER, UpgradeOptions,
+    answer_request, upgrade_parsed,
 };
 use ws_proto::handshake::{
     CheckRequest, SelectSubprotocol, ServerHandshake, check_origin_with_host,
@@ -229,6 +230,43 @@ pub fn accept<S: Transport>(
     let mut ws = WebSocket::from_parts(io, up.connection, &up.leftover, parts);
     ws.set_read_size(options.read_size);
     Ok(ws)
+}
+
+/// Performs the server's side of an opening handshake whose request another HTTP
+/// server already read and parsed (the OCaml `upgrade_connection`), over the stream it
+/// hands over: answers 101 and returns the socket, or, for a bad request, answers the
+/// error's status (400, 405, 426...), closes the stream cleanly and returns
+/// [`Error::Request`]. `leftover` is whatever that server read past the request's
+/// head (the connection's first bytes). Run your own checks (origin, path,
+/// authentication) first.
+pub fn accept_parsed<S: Transport, B>(
+    mut io: S,
+    request: &http::Request<B>,
+    leftover: &[u8],
+    peer_addr: Option<SocketAddr>,
+    options: UpgradeOptions,
+) -> Result<WebSocket<S>, Error> {
+    let mut out = Vec::new();
+    match upgrade_parsed(request, options, Instant::now()) {
+        Ok((response, up)) => {
+            ws_proto::handshake::write_response(&response, &[], &mut out);
+            io.write_all(&out)?;
+            io.flush()?;
+            let parts = Parts {
+                request: Some(up.request),
+                peer_addr,
+                subprotocol: up.subprotocol,
+            };
+            Ok(WebSocket::from_parts(io, up.connection, leftover, parts))
+        }
+        Err(Error::Request(error)) => {
+            let (response, body) = ws_proto::handshake::error_response(&error);
+            ws_proto::handshake::write_response(&response, &body, &mut out);
+            refuse(io, &out, REFUSE_LINGER);
+            Err(Error::Request(error))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The accept loop with the raw policy (the OCaml `establish_server`): every frame is

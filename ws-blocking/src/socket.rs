@@ -193,6 +193,17 @@ impl<S: Transport> WebSocket<S> {
         self.flush()
     }
 
+    /// Queues several frames as they are and writes them together (the OCaml
+    /// `send_multiple`, which takes frames): fragments, reserved opcodes and RSV bits
+    /// in one write. A frame the connection refuses stops there; those before it are
+    /// still queued.
+    pub fn send_frames(&mut self, frames: impl IntoIterator<Item = Frame>) -> Result<(), Error> {
+        for frame in frames {
+            self.command(|conn| conn.send_frame(frame))?;
+        }
+        self.flush()
+    }
+
     /// Sends a Ping.
     pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
         self.command(|conn| conn.ping(payload))?;

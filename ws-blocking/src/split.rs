@@ -259,6 +259,11 @@ impl<S: Transport> WsWriter<S> {
         self.command(|conn| conn.send_frame(frame))
     }
 
+    /// Queues several frames as they are and writes them together.
+    pub fn send_frames(&mut self, frames: impl IntoIterator<Item = Frame>) -> Result<(), Error> {
+        self.command(|conn| frames.into_iter().try_for_each(|f| conn.send_frame(f)))
+    }
+
     /// Sends a Ping.
     pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
         self.command(|conn| conn.ping(payload))

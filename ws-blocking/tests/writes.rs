@@ -5,7 +5,7 @@ use std::io::{self, IoSlice, Read, Write};
 use std::time::Instant;
 
 use ws_blocking::ws_proto::{Connection, Role, SeededEntropy};
-use ws_blocking::{Config, Message, Parts, Untimed, WebSocket};
+use ws_blocking::{Config, Frame, Message, OpCode, Parts, Untimed, WebSocket};
 
 /// A transport that records what it is asked to write, and how many times.
 #[derive(Default)]
@@ -55,6 +55,24 @@ fn send_multiple_writes_many_frames_with_one_call() {
     assert_eq!(io.wire.len(), 90);
     assert_eq!(&io.wire[..4], &[0x81, 2, b'm', b'0']);
     assert_eq!(&io.wire[85..], &[0x81, 3, b'm', b'1', b'9']);
+}
+
+#[test]
+fn send_frames_writes_raw_frames_with_one_call() {
+    let mut ws = server();
+    ws.send_frames([
+        Frame::new(OpCode::Text, "ab").with_fin(false),
+        Frame::new(OpCode::Continuation, "cd"),
+        Frame::new(OpCode::Ping, "p"),
+    ])
+    .unwrap();
+    let io = &ws.get_ref().0;
+    assert_eq!(io.writes, 1);
+    // Control frames go ahead of queued data frames: the Ping, then the fragments.
+    assert_eq!(
+        io.wire,
+        [0x89, 1, b'p', 0x01, 2, b'a', b'b', 0x80, 2, b'c', b'd']
+    );
 }
 
 #[test]

@@ -10,9 +10,11 @@ use std::io::{self, ErrorKind};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderMap, Request};
+use http::{HeaderMap, Request, Response};
 
-use crate::handshake::UpgradeRequest;
+use crate::handshake::{
+    UpgradeRequest, accept_response, choose_subprotocol, negotiate_extensions, validate_request,
+};
 use crate::{Config, Connection, Error, RequestError, Role};
 
 /// A connection that has moved no bytes for this long gives back the memory of its
@@ -134,6 +136,51 @@ pub fn answer_request(
     })))
 }
 
+/// How to answer an opening request that an HTTP server already parsed.
+#[derive(Debug, Clone, Default)]
+pub struct UpgradeOptions {
+    /// The connection settings; the extensions offered are negotiated against them.
+    pub config: Config,
+    /// The subprotocol to select, if the client offered it.
+    pub subprotocol: Option<String>,
+    /// Extra fields for the 101 response.
+    pub response_headers: HeaderMap,
+}
+
+/// Answers an opening request that an HTTP server already parsed (the OCaml
+/// `upgrade_connection`): checks it (RFC 6455 §4.2.1), chooses the subprotocol,
+/// negotiates the extensions, and returns the 101 response to send and the connection
+/// to run once it is sent (whose `leftover` is empty: bytes the HTTP server read past
+/// the request are the caller's to hand over). A bad request gives
+/// [`Error::Request`], whose [`RequestError::status`] is the status to answer with.
+/// `now` starts the connection's clock.
+pub fn upgrade_parsed<B>(
+    request: &Request<B>,
+    options: UpgradeOptions,
+    now: Instant,
+) -> Result<(Response<()>, Upgraded), Error> {
+    let accept = validate_request(request)?;
+    let subprotocol = choose_subprotocol(request, |_| options.subprotocol);
+    let mut response_headers = options.response_headers;
+    let extensions = negotiate_extensions(request, &options.config, &mut response_headers);
+    let response = accept_response(&accept, subprotocol.as_deref(), &response_headers)?;
+    let mut head = Request::new(());
+    *head.method_mut() = request.method().clone();
+    *head.uri_mut() = request.uri().clone();
+    *head.version_mut() = request.version();
+    *head.headers_mut() = request.headers().clone();
+    let connection = Connection::new(Role::Server, options.config, now).with_extensions(extensions);
+    Ok((
+        response,
+        Upgraded {
+            connection,
+            request: head,
+            leftover: Bytes::new(),
+            subprotocol,
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +255,42 @@ mod tests {
         let (response, _) = crate::handshake::error_response(&error);
         assert!(response.status().is_client_error());
         assert!(out.starts_with(&format!("HTTP/1.1 {}", response.status().as_u16())));
+    }
+
+    #[test]
+    fn a_parsed_request_is_upgraded_or_refused_with_its_status() {
+        #[allow(clippy::disallowed_methods)] // a test's origin of time
+        let now = Instant::now();
+        let request = Request::get("/chat")
+            .header("host", "example.com")
+            .header("upgrade", "websocket")
+            .header("connection", "Upgrade")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-protocol", "chat, superchat")
+            .body(())
+            .unwrap();
+        let options = UpgradeOptions {
+            subprotocol: Some("chat".into()),
+            ..UpgradeOptions::default()
+        };
+        let (response, up) = upgrade_parsed(&request, options, now).unwrap();
+        assert_eq!(response.status(), http::StatusCode::SWITCHING_PROTOCOLS);
+        assert_eq!(
+            response.headers()["sec-websocket-accept"],
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
+        assert_eq!(up.subprotocol.as_deref(), Some("chat"));
+        assert_eq!(up.request.headers(), request.headers());
+
+        let mut old = request;
+        old.headers_mut().remove("sec-websocket-version");
+        let err = upgrade_parsed(&old, UpgradeOptions::default(), now).unwrap_err();
+        let Error::Request(error) = err else {
+            panic!("{err:?}");
+        };
+        assert!(error.status().is_client_error(), "{error:?}");
     }
 
     #[test]

@@ -11,11 +11,11 @@
 //! |---|---|
 //! | `connect` | [`connect`] (`ws://` and `wss://`), [`client`] over any stream |
 //! | `establish_server` / `establish_standard_server` | [`establish_server`] (raw policy) / [`establish_standard_server`], [`accept`] for one stream |
-//! | `Connected_client.send` / `send_multiple` / `recv` | [`WebSocket::send`] / [`WebSocket::send_multiple`] / [`WebSocket::recv`] |
+//! | `Connected_client.send` / `send_multiple` / `recv` | [`WebSocket::send`] / [`WebSocket::send_multiple`] (messages), [`WebSocket::send_frames`] (frames as they are) / [`WebSocket::recv`] |
 //! | `http_request` / `source` / `make_standard` | [`WebSocket::http_request`] / [`WebSocket::peer_addr`] / [`WebSocket::make_standard`] |
 //! | `write` / `close_transport` | [`WebSocket::send_frame`] / [`WebSocket::close_transport`] |
 //! | `with_connection` (a receive and a send half) | [`WebSocket::split`] into [`WsReader`] and [`WsWriter`] |
-//! | `Websocket_cohttp_lwt.upgrade_connection` | [`upgrade::upgrade`] (feature `hyper`) |
+//! | `Websocket_cohttp_lwt.upgrade_connection` | [`upgrade::upgrade`] inside a hyper service (feature `hyper`), [`accept_parsed`] for a request any other HTTP server parsed |
 //! | `mk_frame_stream` | [`WebSocket`] and [`WsReader`] are `Stream`s of events that end after the close; [`WebSocket`] and [`WsWriter`] are `Sink`s of messages |
 //!
 //! # A server
@@ -77,11 +77,13 @@ pub mod upgrade;
 
 pub use client::{ConnectOptions, client, connect};
 pub use server::{
-    Listen, OnError, ServerOptions, accept, establish_server, establish_standard_server,
+    Listen, OnError, ServerOptions, accept, accept_parsed, establish_server,
+    establish_standard_server,
 };
 pub use stream::MaybeTlsStream;
 pub use transport::{Tokio, TokioRuntime};
 pub use ws_proto::Error;
+pub use ws_proto::adapter::UpgradeOptions;
 pub use ws_proto::drive::Parts;
 pub use ws_proto::handshake::{CheckRequest, SelectSubprotocol};
 

@@ -7,16 +7,13 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use http::HeaderMap;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 #[cfg(doc)]
 use ws_proto::RequestError;
+pub use ws_proto::adapter::UpgradeOptions;
+use ws_proto::adapter::upgrade_parsed;
 use ws_proto::drive::{Parts, Runtime};
-use ws_proto::handshake::{
-    accept_response, choose_subprotocol, negotiate_extensions, validate_request,
-};
-use ws_proto::{Config, Connection, Role};
 
 use crate::{Error, TokioRuntime, WebSocket};
 
@@ -26,17 +23,6 @@ pub type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
 /// The socket of an accepted upgrade, ready once hyper has sent the 101 and handed the
 /// connection over.
 pub type PendingSocket = Pin<Box<dyn Future<Output = Result<WebSocket<Upgraded>, Error>> + Send>>;
-
-/// How to answer an upgrade request.
-#[derive(Debug, Clone, Default)]
-pub struct UpgradeOptions {
-    /// The connection settings.
-    pub config: Config,
-    /// The subprotocol to select, if the client offered it.
-    pub subprotocol: Option<String>,
-    /// Extra fields for the 101 response.
-    pub response_headers: HeaderMap,
-}
 
 /// Whether `request` asks for a WebSocket upgrade (`Upgrade: websocket`), to route it.
 pub fn is_upgrade_request<B>(request: &http::Request<B>) -> bool {
@@ -55,33 +41,21 @@ pub fn upgrade<B, R: Default>(
     request: &mut http::Request<B>,
     options: UpgradeOptions,
 ) -> Result<(http::Response<R>, PendingSocket), Error> {
-    let accept = validate_request(request)?;
-    let subprotocol = choose_subprotocol(request, |_| options.subprotocol);
-    let mut response_headers = options.response_headers;
-    let extensions = negotiate_extensions(request, &options.config, &mut response_headers);
-    let response = accept_response(&accept, subprotocol.as_deref(), &response_headers)?;
-    let mut head = http::Request::new(());
-    *head.method_mut() = request.method().clone();
-    *head.uri_mut() = request.uri().clone();
-    *head.version_mut() = request.version();
-    *head.headers_mut() = request.headers().clone();
+    let (response, up) = upgrade_parsed(request, options, TokioRuntime::now())?;
     let on_upgrade: OnUpgrade = hyper::upgrade::on(request);
-    let config = options.config;
     let socket = async move {
         let upgraded = on_upgrade
             .await
             .map_err(|e| Error::Io(std::io::Error::other(e)))?;
-        let conn =
-            Connection::new(Role::Server, config, TokioRuntime::now()).with_extensions(extensions);
         let parts = Parts {
-            request: Some(head),
+            request: Some(up.request),
             peer_addr: None,
-            subprotocol,
+            subprotocol: up.subprotocol,
         };
         Ok(WebSocket::from_parts(
             TokioIo::new(upgraded),
-            conn,
-            &[],
+            up.connection,
+            &up.leftover,
             parts,
         ))
     };

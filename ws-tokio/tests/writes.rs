@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, DuplexStream, ReadBuf};
 use ws_tokio::ws_proto::{Connection, Role};
-use ws_tokio::{Config, Message, Parts, WebSocket};
+use ws_tokio::{Config, Frame, Message, OpCode, Parts, WebSocket};
 
 /// A transport that counts the writes it is asked for.
 struct Counted {
@@ -104,6 +104,26 @@ async fn send_multiple_writes_many_frames_with_one_call() {
     theirs.read_exact(&mut wire).await.unwrap();
     assert_eq!(&wire[..4], &[0x81, 2, b'm', b'0']);
     assert_eq!(&wire[85..], &[0x81, 3, b'm', b'1', b'9']);
+}
+
+#[tokio::test]
+async fn send_frames_writes_raw_frames_with_one_call() {
+    let (mut ws, mut theirs, writes) = server();
+    ws.send_frames([
+        Frame::new(OpCode::Text, "ab").with_fin(false),
+        Frame::new(OpCode::Continuation, "cd"),
+        Frame::new(OpCode::Ping, "p"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(writes.load(Ordering::Relaxed), 1);
+    // Control frames go ahead of queued data frames: the Ping, then the fragments.
+    let mut wire = vec![0u8; 11];
+    theirs.read_exact(&mut wire).await.unwrap();
+    assert_eq!(
+        wire,
+        [0x89, 1, b'p', 0x01, 2, b'a', b'b', 0x80, 2, b'c', b'd']
+    );
 }
 
 #[tokio::test]

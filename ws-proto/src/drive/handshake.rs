@@ -11,7 +11,10 @@ use http::HeaderMap;
 
 use super::socket::{Parts, WebSocket};
 use super::transport::{Runtime, Transport};
-use crate::adapter::{Answer, AnswerOptions, REFUSE_DRAIN, REFUSE_LINGER, answer_request};
+use crate::adapter::{
+    Answer, AnswerOptions, REFUSE_DRAIN, REFUSE_LINGER, UpgradeOptions, answer_request,
+    upgrade_parsed,
+};
 use crate::handshake::{ClientHandshake, ClientOptions, ServerHandshake, UpgradeRequest};
 use crate::{Config, Connection, Entropy, Error, HandshakeLimits, RequestError, Role};
 
@@ -112,6 +115,40 @@ pub async fn accept<T: Transport>(
             refuse(io, &out).await;
             Err(Error::Request(error))
         }
+    }
+}
+
+/// Performs the server's side of an opening handshake whose request an HTTP server
+/// already read and parsed, over the transport it hands over: answers 101 (or, for a
+/// bad request, the error's status, then closes the transport cleanly) and returns
+/// the socket. `leftover` is whatever the HTTP server read past the request's head:
+/// the connection's first bytes.
+pub async fn accept_parsed<T: Transport, B>(
+    mut io: T,
+    request: &http::Request<B>,
+    leftover: &[u8],
+    peer_addr: Option<SocketAddr>,
+    options: UpgradeOptions,
+) -> Result<WebSocket<T>, Error> {
+    let mut out = Vec::new();
+    match upgrade_parsed(request, options, T::Runtime::now()) {
+        Ok((response, up)) => {
+            crate::handshake::write_response(&response, &[], &mut out);
+            write_all(&mut io, &out).await?;
+            let parts = Parts {
+                request: Some(up.request),
+                peer_addr,
+                subprotocol: up.subprotocol,
+            };
+            Ok(WebSocket::from_parts(io, up.connection, leftover, parts))
+        }
+        Err(Error::Request(error)) => {
+            let (response, body) = crate::handshake::error_response(&error);
+            crate::handshake::write_response(&response, &body, &mut out);
+            refuse(io, &out).await;
+            Err(Error::Request(error))
+        }
+        Err(e) => Err(e),
     }
 }
 

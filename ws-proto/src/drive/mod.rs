@@ -83,7 +83,7 @@ mod tests;
 mod transport;
 
 pub use crate::{DEFAULT_READ_SIZE, DEFAULT_READ_SIZE_ZEROED};
-pub use handshake::{AcceptOptions, accept, client, timeout};
+pub use handshake::{AcceptOptions, accept, accept_parsed, client, timeout};
 pub use socket::{Parts, WebSocket};
 pub use split::{WsReader, WsWriter};
 pub use transport::{Runtime, Transport};

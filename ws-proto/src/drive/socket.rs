@@ -197,6 +197,20 @@ impl<T: Transport> WebSocket<T> {
         self.flush().await
     }
 
+    /// Queues several frames as they are and writes them together (the OCaml
+    /// `send_multiple`, which takes frames): fragments, reserved opcodes and RSV bits
+    /// in one write. A frame the connection refuses stops there; those before it are
+    /// still queued.
+    pub async fn send_frames(
+        &mut self,
+        frames: impl IntoIterator<Item = Frame>,
+    ) -> Result<(), Error> {
+        for frame in frames {
+            self.command(|conn| conn.send_frame(frame)).await?;
+        }
+        self.flush().await
+    }
+
     /// Sends a Ping.
     pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
         self.command(|conn| conn.ping(payload)).await?;

@@ -206,6 +206,15 @@ impl<T: Transport> WsWriter<T> {
         self.command(|conn| conn.send_frame(frame)).await
     }
 
+    /// Queues several frames as they are and writes them together.
+    pub async fn send_frames(
+        &mut self,
+        frames: impl IntoIterator<Item = Frame>,
+    ) -> Result<(), Error> {
+        self.command(|conn| frames.into_iter().try_for_each(|f| conn.send_frame(f)))
+            .await
+    }
+
     /// Sends a Ping.
     pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
         self.command(|conn| conn.ping(payload)).await

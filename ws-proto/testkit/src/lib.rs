@@ -77,6 +77,7 @@ pub mod client;
 pub mod client_suite;
 pub mod drive;
 pub mod examples;
+pub mod foreign;
 pub mod hardening;
 pub mod suite;
 
