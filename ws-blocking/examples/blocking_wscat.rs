@@ -10,8 +10,8 @@
 //! never in production.
 //!
 //! A thread reads the terminal; the main thread owns the socket and waits for it with
-//! `recv_timeout`, so that the same loop serves `ws://` and `wss://` (a TLS socket
-//! cannot be split across threads).
+//! `recv_timeout`, one loop with no locks (`WebSocket::split` would serve as well, for
+//! `ws://` and `wss://` alike).
 
 use std::io::BufRead;
 use std::sync::mpsc::{self, TryRecvError};

@@ -105,6 +105,8 @@ pub use server::{
 };
 pub use socket::{Events, Messages, Parts, WebSocket};
 pub use split::{WsReader, WsWriter};
+#[cfg(feature = "rustls")]
+pub use transport::SharedTls;
 pub use transport::{MaybeTlsStream, Transport, Untimed};
 
 pub use ws_proto;

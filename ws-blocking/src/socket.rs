@@ -106,8 +106,8 @@ impl<S: Transport> WebSocket<S> {
 
     /// Splits the socket into a reader and a writer that two threads can use at once;
     /// answers to pings and closes still go out while only the reader runs. Needs a
-    /// transport that can be cloned ([`Transport::try_clone`]): plain TCP and Unix
-    /// sockets, not TLS.
+    /// transport with two handles ([`Transport::into_pair`]): TCP, TLS over TCP and
+    /// Unix sockets, not [`Untimed`](crate::Untimed).
     pub fn split(self) -> std::io::Result<(WsReader<S>, WsWriter<S>)> {
         split(self.driver, self.parts)
     }

@@ -46,10 +46,11 @@ fn try_lock<T>(mutex: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
 }
 
 pub(crate) fn split<S: Transport>(
-    driver: Driver<S>,
+    mut driver: Driver<S>,
     parts: Parts,
 ) -> io::Result<(WsReader<S>, WsWriter<S>)> {
-    let io = driver.output.io.try_clone()?;
+    let (mine, io) = driver.output.io.into_pair()?;
+    driver.output.io = mine;
     let read_size = driver.machine.read_size;
     let shared = Arc::new(Shared {
         machine: Mutex::new(driver.machine),

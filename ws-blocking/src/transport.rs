@@ -40,6 +40,18 @@ pub trait Transport: Read + Write {
     fn shutdown_both(&self) -> io::Result<()> {
         Ok(())
     }
+
+    /// Two handles on the same stream for [`WebSocket::split`](crate::WebSocket::split):
+    /// the first for the writer, the second for the reader. By default `self` and
+    /// [`try_clone`](Self::try_clone); a TLS stream first moves its session to where
+    /// both handles share it.
+    fn into_pair(self) -> io::Result<(Self, Self)>
+    where
+        Self: Sized,
+    {
+        let other = self.try_clone()?;
+        Ok((self, other))
+    }
 }
 
 impl Transport for TcpStream {
@@ -134,9 +146,28 @@ pub enum MaybeTlsStream {
     /// TLS, server side (boxed: a TLS session is large).
     #[cfg(feature = "rustls")]
     ServerTls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+    /// TLS, either side, its session shared by the two halves of a split socket.
+    #[cfg(feature = "rustls")]
+    SharedTls(SharedTls),
 }
 
 impl MaybeTlsStream {
+    /// A TLS stream whose session can be shared by the two halves of a split socket.
+    #[cfg(feature = "rustls")]
+    fn into_shared(self) -> Self {
+        match self {
+            Self::ClientTls(s) => {
+                let rustls::StreamOwned { conn, sock } = *s;
+                Self::SharedTls(SharedTls::new(rustls::Connection::Client(conn), sock))
+            }
+            Self::ServerTls(s) => {
+                let rustls::StreamOwned { conn, sock } = *s;
+                Self::SharedTls(SharedTls::new(rustls::Connection::Server(conn), sock))
+            }
+            other => other,
+        }
+    }
+
     /// The TCP stream under the TLS layer.
     pub fn tcp(&self) -> &TcpStream {
         match self {
@@ -145,6 +176,8 @@ impl MaybeTlsStream {
             Self::ClientTls(s) => &s.sock,
             #[cfg(feature = "rustls")]
             Self::ServerTls(s) => &s.sock,
+            #[cfg(feature = "rustls")]
+            Self::SharedTls(s) => &s.sock,
         }
     }
 }
@@ -157,6 +190,8 @@ impl Read for MaybeTlsStream {
             Self::ClientTls(s) => s.read(buf),
             #[cfg(feature = "rustls")]
             Self::ServerTls(s) => s.read(buf),
+            #[cfg(feature = "rustls")]
+            Self::SharedTls(s) => s.read(buf),
         }
     }
 }
@@ -169,6 +204,8 @@ impl Write for MaybeTlsStream {
             Self::ClientTls(s) => s.write(buf),
             #[cfg(feature = "rustls")]
             Self::ServerTls(s) => s.write(buf),
+            #[cfg(feature = "rustls")]
+            Self::SharedTls(s) => s.write(buf),
         }
     }
 
@@ -179,6 +216,8 @@ impl Write for MaybeTlsStream {
             Self::ClientTls(s) => s.write_vectored(bufs),
             #[cfg(feature = "rustls")]
             Self::ServerTls(s) => s.write_vectored(bufs),
+            #[cfg(feature = "rustls")]
+            Self::SharedTls(s) => s.write_vectored(bufs),
         }
     }
 
@@ -189,6 +228,8 @@ impl Write for MaybeTlsStream {
             Self::ClientTls(s) => s.flush(),
             #[cfg(feature = "rustls")]
             Self::ServerTls(s) => s.flush(),
+            #[cfg(feature = "rustls")]
+            Self::SharedTls(s) => s.flush(),
         }
     }
 }
@@ -217,22 +258,161 @@ impl Transport for MaybeTlsStream {
                 s.flush()?;
                 s.sock.shutdown(Shutdown::Write)
             }
+            #[cfg(feature = "rustls")]
+            Self::SharedTls(s) => s.shutdown(),
         }
     }
 
-    /// Plain TCP only: one TLS session cannot be driven from two threads.
+    /// Plain TCP, and a TLS stream that [`into_pair`](Transport::into_pair) made
+    /// shareable; a TLS stream that owns its session alone cannot be cloned.
     fn try_clone(&self) -> io::Result<Self> {
         match self {
             Self::Plain(s) => s.try_clone().map(Self::Plain),
             #[cfg(feature = "rustls")]
+            Self::SharedTls(s) => s.try_clone().map(Self::SharedTls),
+            #[cfg(feature = "rustls")]
             _ => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "a TLS stream cannot be split across threads",
+                "a TLS stream owns its session: split it with into_pair",
             )),
         }
     }
 
+    fn into_pair(self) -> io::Result<(Self, Self)> {
+        #[cfg(feature = "rustls")]
+        let this = self.into_shared();
+        #[cfg(not(feature = "rustls"))]
+        let this = self;
+        let other = this.try_clone()?;
+        Ok((this, other))
+    }
+
     fn shutdown_both(&self) -> io::Result<()> {
         self.tcp().shutdown(Shutdown::Both)
+    }
+}
+
+/// A TLS session shared by the two halves of a split socket, each with its own handle
+/// on the TCP stream.
+///
+/// Neither half holds the session's lock while it waits on the socket: a reader
+/// blocked in a read must not stop the writer, and a writer blocked on a peer that
+/// does not read must not stop the reader from taking what that peer sends (or both
+/// ends could wait on each other for ever). Records are encrypted and written under
+/// a second lock, in one order, so that their sequence numbers reach the peer in the
+/// order they were given.
+#[cfg(feature = "rustls")]
+#[derive(Debug)]
+pub struct SharedTls {
+    sock: TcpStream,
+    session: std::sync::Arc<std::sync::Mutex<rustls::Connection>>,
+    writing: std::sync::Arc<std::sync::Mutex<()>>,
+    /// Ciphertext read from the socket, for the session.
+    incoming: Vec<u8>,
+}
+
+#[cfg(feature = "rustls")]
+impl SharedTls {
+    /// How much ciphertext one socket read takes: a TLS record and a bit.
+    const READ_CHUNK: usize = 17 * 1024;
+
+    fn new(session: rustls::Connection, sock: TcpStream) -> Self {
+        Self {
+            sock,
+            session: std::sync::Arc::new(std::sync::Mutex::new(session)),
+            writing: std::sync::Arc::new(std::sync::Mutex::new(())),
+            incoming: Vec::new(),
+        }
+    }
+
+    fn try_clone(&self) -> io::Result<Self> {
+        Ok(Self {
+            sock: self.sock.try_clone()?,
+            session: self.session.clone(),
+            writing: self.writing.clone(),
+            incoming: Vec::new(),
+        })
+    }
+
+    fn session(&self) -> std::sync::MutexGuard<'_, rustls::Connection> {
+        self.session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes what the session has to send (records, alerts), outside its lock.
+    fn send_pending(&self) -> io::Result<()> {
+        let _order = self
+            .writing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut records = Vec::new();
+        {
+            let mut session = self.session();
+            while session.wants_write() {
+                session.write_tls(&mut records)?;
+            }
+        }
+        (&self.sock).write_all(&records)
+    }
+
+    fn shutdown(&mut self) -> io::Result<()> {
+        self.session().send_close_notify();
+        self.send_pending()?;
+        self.sock.shutdown(Shutdown::Write)
+    }
+}
+
+#[cfg(feature = "rustls")]
+impl Read for SharedTls {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let wants_write = {
+                let mut session = self.session();
+                match session.reader().read(buf) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+                session.wants_write()
+            };
+            if wants_write {
+                self.send_pending()?;
+            }
+            // The socket's read timeout applies here, with no lock held.
+            self.incoming.resize(Self::READ_CHUNK, 0);
+            let n = (&self.sock).read(&mut self.incoming)?;
+            let mut session = self.session();
+            let mut rest = &self.incoming[..n];
+            loop {
+                // At the end of the stream, `read_tls` of nothing tells the session so.
+                session.read_tls(&mut rest)?;
+                session
+                    .process_new_packets()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                if rest.is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(feature = "rustls")]
+impl Write for SharedTls {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.session().writer().write(buf)?;
+        self.send_pending()?;
+        Ok(n)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let n = self.session().writer().write_vectored(bufs)?;
+        self.send_pending()?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send_pending()
     }
 }
