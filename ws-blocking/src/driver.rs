@@ -357,7 +357,10 @@ impl<S: Transport> Output<S> {
             return Ok(true);
         }
         if let Some(wait) = wait {
-            if self.out.is_empty() && m.conn.poll_transmit_into(&mut self.out) == 0 {
+            if self.out.is_empty()
+                && m.conn.poll_transmit_into(&mut self.out) == 0
+                && !self.io.wants_flush()
+            {
                 // Nothing to write: spare the two timeout calls.
                 return Ok(true);
             }

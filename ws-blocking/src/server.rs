@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use http::HeaderMap;
 use ws_proto::adapter::{
     ACCEPT_ERROR_PAUSE, Answer, AnswerOptions, REFUSE_DRAIN, REFUSE_LINGER, UpgradeOptions,
-    answer_request, upgrade_parsed,
+    answer_request, upgrade_parsed, write_refusal,
 };
 use ws_proto::handshake::{
     CheckRequest, SelectSubprotocol, ServerHandshake, check_origin_with_host,
@@ -260,8 +260,7 @@ pub fn accept_parsed<S: Transport, B>(
             Ok(WebSocket::from_parts(io, up.connection, leftover, parts))
         }
         Err(Error::Request(error)) => {
-            let (response, body) = ws_proto::handshake::error_response(&error);
-            ws_proto::handshake::write_response(&response, &body, &mut out);
+            write_refusal(&error, &mut out);
             refuse(io, &out, REFUSE_LINGER);
             Err(Error::Request(error))
         }

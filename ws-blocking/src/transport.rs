@@ -4,6 +4,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+#[cfg(feature = "rustls")]
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// A blocking byte stream a WebSocket runs over.
@@ -39,6 +41,13 @@ pub trait Transport: Read + Write {
     /// connections a stopping server could not close in time).
     fn shutdown_both(&self) -> io::Result<()> {
         Ok(())
+    }
+
+    /// Whether bytes that a write reported as written still wait inside the transport
+    /// for a [`flush`](Write::flush) (a split TLS socket's records that the peer did
+    /// not take in time).
+    fn wants_flush(&self) -> bool {
+        false
     }
 
     /// Two handles on the same stream for [`WebSocket::split`](crate::WebSocket::split):
@@ -290,25 +299,39 @@ impl Transport for MaybeTlsStream {
     fn shutdown_both(&self) -> io::Result<()> {
         self.tcp().shutdown(Shutdown::Both)
     }
+
+    fn wants_flush(&self) -> bool {
+        match self {
+            #[cfg(feature = "rustls")]
+            Self::SharedTls(s) => s.wants_flush(),
+            _ => false,
+        }
+    }
 }
 
 /// A TLS session shared by the two halves of a split socket, each with its own handle
 /// on the TCP stream.
 ///
-/// Neither half holds the session's lock while it waits on the socket: a reader
-/// blocked in a read must not stop the writer, and a writer blocked on a peer that
-/// does not read must not stop the reader from taking what that peer sends (or both
-/// ends could wait on each other for ever). Records are encrypted and written under
-/// a second lock, in one order, so that their sequence numbers reach the peer in the
-/// order they were given.
+/// The split socket writes through one handle only (the writer's, under the driver's
+/// write lock); the reader's handle only reads, and never waits for the write side:
+/// records the session wants to send while it reads (a TLS 1.3 key update, an alert)
+/// go out with the next write or flush. Nothing holds the session's lock while it
+/// waits on the socket. Records that a write could not send in time (the reader's
+/// answers wait 1 ms at most) are kept, in order, and sent before anything else: a
+/// write that handed its bytes to the session reports them as written, so they are
+/// never encrypted twice.
 #[cfg(feature = "rustls")]
 #[derive(Debug)]
 pub struct SharedTls {
     sock: TcpStream,
-    session: std::sync::Arc<std::sync::Mutex<rustls::Connection>>,
-    writing: std::sync::Arc<std::sync::Mutex<()>>,
-    /// Ciphertext read from the socket, for the session.
+    session: Arc<Mutex<rustls::Connection>>,
+    /// Records encrypted but not yet written to the socket, in order.
+    unsent: Arc<Mutex<Vec<u8>>>,
+    /// Ciphertext read from the socket that the session has not taken yet:
+    /// `incoming[start..end]`.
     incoming: Vec<u8>,
+    start: usize,
+    end: usize,
 }
 
 #[cfg(feature = "rustls")]
@@ -319,9 +342,11 @@ impl SharedTls {
     fn new(session: rustls::Connection, sock: TcpStream) -> Self {
         Self {
             sock,
-            session: std::sync::Arc::new(std::sync::Mutex::new(session)),
-            writing: std::sync::Arc::new(std::sync::Mutex::new(())),
+            session: Arc::new(Mutex::new(session)),
+            unsent: Arc::new(Mutex::new(Vec::new())),
             incoming: Vec::new(),
+            start: 0,
+            end: 0,
         }
     }
 
@@ -329,37 +354,79 @@ impl SharedTls {
         Ok(Self {
             sock: self.sock.try_clone()?,
             session: self.session.clone(),
-            writing: self.writing.clone(),
+            unsent: self.unsent.clone(),
             incoming: Vec::new(),
+            start: 0,
+            end: 0,
         })
     }
 
-    fn session(&self) -> std::sync::MutexGuard<'_, rustls::Connection> {
-        self.session
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn session(&self) -> MutexGuard<'_, rustls::Connection> {
+        self.session.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Writes what the session has to send (records, alerts), outside its lock.
-    fn send_pending(&self) -> io::Result<()> {
-        let _order = self
-            .writing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut records = Vec::new();
+    /// Moves what the session has to send behind the unsent records, then writes them
+    /// all. On an error (a write timeout) what is left stays for the next call.
+    fn send(&self, unsent: &mut Vec<u8>) -> io::Result<()> {
         {
             let mut session = self.session();
             while session.wants_write() {
-                session.write_tls(&mut records)?;
+                session.write_tls(unsent)?;
             }
         }
-        (&self.sock).write_all(&records)
+        let mut sent = 0;
+        let result = loop {
+            if sent == unsent.len() {
+                break Ok(());
+            }
+            match (&self.sock).write(&unsent[sent..]) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        unsent.drain(..sent);
+        result
+    }
+
+    fn unsent(&self) -> MutexGuard<'_, Vec<u8>> {
+        self.unsent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands plaintext to the session (`write` being its `write` or `write_vectored`)
+    /// once the records before it are out, then sends the new records.
+    fn write_with(
+        &mut self,
+        write: impl FnOnce(&mut rustls::Writer<'_>) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let mut unsent = self.unsent();
+        // Until earlier records are out, take nothing new: an error here means the
+        // bytes were not taken, and the caller may offer them again.
+        self.send(&mut unsent)?;
+        let n = write(&mut self.session().writer())?;
+        // The session has the bytes now: they count as written, and records this
+        // cannot send in time go out with the next write or flush.
+        let _ = self.send(&mut unsent);
+        Ok(n)
     }
 
     fn shutdown(&mut self) -> io::Result<()> {
         self.session().send_close_notify();
-        self.send_pending()?;
+        // The reader's handle must not wait for the writer: without the unsent
+        // records' lock, the close_notify goes out with the writer's next flush, or
+        // not at all, and the peer sees the TCP end.
+        if let Ok(mut unsent) = self.unsent.try_lock() {
+            self.send(&mut unsent)?;
+        }
         self.sock.shutdown(Shutdown::Write)
+    }
+
+    fn wants_flush(&self) -> bool {
+        self.unsent
+            .try_lock()
+            .is_ok_and(|unsent| !unsent.is_empty())
+            || self.session().wants_write()
     }
 }
 
@@ -367,32 +434,44 @@ impl SharedTls {
 impl Read for SharedTls {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            let wants_write = {
-                let mut session = self.session();
+            {
+                let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
                 match session.reader().read(buf) {
                     Ok(n) => return Ok(n),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) => return Err(e),
                 }
-                session.wants_write()
-            };
-            if wants_write {
-                self.send_pending()?;
+                if self.start < self.end {
+                    // Only while no plaintext waits: the session refuses more input
+                    // while its plaintext buffer is full.
+                    let mut rest = &self.incoming[self.start..self.end];
+                    let taken = session.read_tls(&mut rest)?;
+                    // After a close_notify the session takes nothing more: what the
+                    // peer sent after it is dropped.
+                    self.start = if taken == 0 {
+                        self.end
+                    } else {
+                        self.end - rest.len()
+                    };
+                    session
+                        .process_new_packets()
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                    continue;
+                }
             }
             // The socket's read timeout applies here, with no lock held.
             self.incoming.resize(Self::READ_CHUNK, 0);
             let n = (&self.sock).read(&mut self.incoming)?;
-            let mut session = self.session();
-            let mut rest = &self.incoming[..n];
-            loop {
-                // At the end of the stream, `read_tls` of nothing tells the session so.
-                session.read_tls(&mut rest)?;
+            (self.start, self.end) = (0, n);
+            if n == 0 {
+                // The end of the stream: a `read_tls` of nothing tells the session so,
+                // and its reader then answers the end (after a close_notify) or
+                // `UnexpectedEof`.
+                let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+                session.read_tls(&mut &[][..])?;
                 session
                     .process_new_packets()
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                if rest.is_empty() {
-                    break;
-                }
             }
         }
     }
@@ -401,18 +480,15 @@ impl Read for SharedTls {
 #[cfg(feature = "rustls")]
 impl Write for SharedTls {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.session().writer().write(buf)?;
-        self.send_pending()?;
-        Ok(n)
+        self.write_with(|writer| writer.write(buf))
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        let n = self.session().writer().write_vectored(bufs)?;
-        self.send_pending()?;
-        Ok(n)
+        self.write_with(|writer| writer.write_vectored(bufs))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.send_pending()
+        let mut unsent = self.unsent();
+        self.send(&mut unsent)
     }
 }

@@ -19,11 +19,11 @@ fn wss_echo_with_a_self_signed_certificate() {
     let server_tls = ws_blocking::tls::server_config_from_pem(&cert_path, &key_path).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 
-    let options = ServerOptions {
-        tls: Some(server_tls),
+    let tls_options = || ServerOptions {
+        tls: Some(server_tls.clone()),
         ..ServerOptions::default()
     };
-    let server = support::echo_server(options);
+    let server = support::echo_server(tls_options());
     let port = server.addr.port();
 
     let mut roots = RootCertStore::empty();
@@ -48,9 +48,34 @@ fn wss_echo_with_a_self_signed_certificate() {
     }
     ws.close(CloseCode::NORMAL, "").unwrap();
 
-    // Split: one thread writes while another reads, over one TLS session. The writer
-    // sends more than the socket buffers hold before the reader takes the echoes, so
-    // both halves use the session at the same time.
+    // Split, on both sides: one thread writes while another reads, over one TLS
+    // session. The client's writer sends more than the socket buffers hold before its
+    // reader takes the echoes, so both halves use the session at once; the server
+    // pings every tenth message, so the client's reader answers while its writer is
+    // blocked on a full socket (the reader's writes wait 1 ms, then are left for
+    // later), and the server's reader and writer run on two threads too.
+    let split_server = support::serve(tls_options(), |ws| {
+        let (mut reader, mut writer) = ws.split().unwrap();
+        let (echo_tx, echoes) = std::sync::mpsc::channel::<Message>();
+        let echoing = std::thread::spawn(move || {
+            for (i, message) in echoes.into_iter().enumerate() {
+                if i % 10 == 0 && writer.ping(&b"are you there"[..]).is_err() {
+                    break;
+                }
+                if writer.send(message).is_err() {
+                    break;
+                }
+            }
+        });
+        while let Ok(Some(message)) = reader.recv_message() {
+            if echo_tx.send(message).is_err() {
+                break;
+            }
+        }
+        drop(echo_tx);
+        echoing.join().unwrap();
+    });
+    let port = split_server.addr.port();
     let ws = connect(&format!("wss://localhost:{port}/"), trusting()).unwrap();
     let (mut reader, mut writer) = ws.split().unwrap();
     let sizes: Vec<usize> = (0..200)
@@ -80,4 +105,65 @@ fn wss_echo_with_a_self_signed_certificate() {
         ConnectOptions::default(),
     );
     assert!(matches!(refused, Err(Error::Io(_))), "{refused:?}");
+}
+
+/// A split TLS socket reads to the end of a peer's stream however it ends: bytes sent
+/// after a close_notify are dropped (the session takes nothing more, and the read
+/// must not go round for ever offering them), and the read answers the end.
+#[test]
+fn a_split_tls_socket_ends_at_close_notify_despite_trailing_bytes() {
+    use std::io::{Read, Write};
+    use ws_blocking::Transport;
+    use ws_blocking::rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let key =
+        rustls::pki_types::PrivateKeyDer::try_from(certified.key_pair.serialize_der()).unwrap();
+    let server_config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+    let mut roots = RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let client_config = ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let (sock, _) = listener.accept().unwrap();
+        let conn = ServerConnection::new(Arc::new(server_config)).unwrap();
+        let mut tls = StreamOwned::new(conn, sock);
+        let mut hello = [0u8; 5];
+        tls.read_exact(&mut hello).unwrap();
+        tls.write_all(b"bye").unwrap();
+        tls.conn.send_close_notify();
+        tls.flush().unwrap();
+        // Then bytes that are not TLS at all, in the same stream.
+        tls.sock.write_all(&[0x17; 300]).unwrap();
+        tls.sock.flush().unwrap();
+    });
+
+    let sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let name = "localhost".try_into().unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(client_config), name).unwrap();
+    let mut tls = StreamOwned::new(conn, sock);
+    tls.write_all(b"hello").unwrap();
+    tls.flush().unwrap();
+    let (_writer, mut reader) = ws_blocking::MaybeTlsStream::ClientTls(Box::new(tls))
+        .into_pair()
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    loop {
+        match reader.read(&mut buf).unwrap() {
+            0 => break,
+            n => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert_eq!(got, b"bye");
+    peer.join().unwrap();
 }

@@ -87,6 +87,13 @@ pub enum Answer {
     Refuse(RequestError),
 }
 
+/// Writes the refusal of a bad opening request to `out`: the error's status (400,
+/// 403, 405, 426, 431) and a short body that says why.
+pub fn write_refusal(error: &RequestError, out: &mut Vec<u8>) {
+    let (response, body) = crate::handshake::error_response(error);
+    crate::handshake::write_response(&response, &body, out);
+}
+
 /// An accepted upgrade: what the connection starts with.
 #[derive(Debug)]
 pub struct Upgraded {
@@ -117,8 +124,7 @@ pub fn answer_request(
             return Ok(Answer::Refuse(RequestError::Forbidden));
         }
         Err(error) => {
-            let (response, body) = crate::handshake::error_response(&error);
-            crate::handshake::write_response(&response, &body, out);
+            write_refusal(&error, out);
             return Ok(Answer::Refuse(error));
         }
     };

@@ -31,8 +31,9 @@ pub struct KeepAlive {
 ///
 /// The defaults are meant for a server on the open internet: frames and messages up to
 /// 16 MiB (the largest Autobahn sends), which memory grows to only as fast as the peer
-/// really sends bytes: from a length the peer announced, at most 1 MiB of room is
-/// reserved ahead of what arrived.
+/// really sends bytes: a length the peer announced reserves at most 1 MiB of room,
+/// and beyond that room grows with what arrives (at most about twice that, plus
+/// 1 MiB).
 ///
 /// Build one with `Config { max_message_size: 1 << 20, ..Config::default() }`; new
 /// fields will come with defaults, so spell out only what you change.

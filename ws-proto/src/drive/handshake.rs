@@ -13,7 +13,7 @@ use super::socket::{Parts, WebSocket};
 use super::transport::{Runtime, Transport};
 use crate::adapter::{
     Answer, AnswerOptions, REFUSE_DRAIN, REFUSE_LINGER, UpgradeOptions, answer_request,
-    upgrade_parsed,
+    upgrade_parsed, write_refusal,
 };
 use crate::handshake::{ClientHandshake, ClientOptions, ServerHandshake, UpgradeRequest};
 use crate::{Config, Connection, Entropy, Error, HandshakeLimits, RequestError, Role};
@@ -143,8 +143,7 @@ pub async fn accept_parsed<T: Transport, B>(
             Ok(WebSocket::from_parts(io, up.connection, leftover, parts))
         }
         Err(Error::Request(error)) => {
-            let (response, body) = crate::handshake::error_response(&error);
-            crate::handshake::write_response(&response, &body, &mut out);
+            write_refusal(&error, &mut out);
             refuse(io, &out).await;
             Err(Error::Request(error))
         }
