@@ -339,6 +339,9 @@ impl SharedTls {
     /// How much ciphertext one socket read takes: a TLS record and a bit.
     const READ_CHUNK: usize = 17 * 1024;
 
+    /// How long closing the write side waits for the peer to take the last records.
+    const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
+
     fn new(session: rustls::Connection, sock: TcpStream) -> Self {
         Self {
             sock,
@@ -413,11 +416,21 @@ impl SharedTls {
 
     fn shutdown(&mut self) -> io::Result<()> {
         self.session().send_close_notify();
-        // The reader's handle must not wait for the writer: without the unsent
-        // records' lock, the close_notify goes out with the writer's next flush, or
-        // not at all, and the peer sees the TCP end.
+        // Neither half waits here for the other, nor for long on the peer: without
+        // the unsent records' lock (the writer is writing), the TCP end goes out
+        // alone; with it, what is unsent and the close_notify get `SHUTDOWN_WAIT`
+        // (a peer that stopped reading, the reason for an abort, takes nothing).
+        // Every write to the socket happens under that lock, so no other write sees
+        // the timeout.
         if let Ok(mut unsent) = self.unsent.try_lock() {
-            self.send(&mut unsent)?;
+            if self
+                .sock
+                .set_write_timeout(Some(Self::SHUTDOWN_WAIT))
+                .is_ok()
+            {
+                let _ = self.send(&mut unsent);
+                self.sock.set_write_timeout(None)?;
+            }
         }
         self.sock.shutdown(Shutdown::Write)
     }
