@@ -43,7 +43,7 @@ pub(crate) struct Machine {
     /// An event taken from the connection and not yet returned.
     pending: Option<Event>,
     /// The read side reached end of file: it is not read again.
-    read_eof: bool,
+    pub(crate) read_eof: bool,
     pub(crate) transport_closed: bool,
     /// When bytes last moved either way, and when to check whether the buffers can go.
     pub(crate) last_io: Instant,

@@ -11,6 +11,13 @@
 //! the reader raises `flush_wanted`, and the writer looks at that flag after letting
 //! the mutex go and writes once more. Either the reader's try succeeds or the writer
 //! sees the flag: no answer is left behind.
+//!
+//! Closing the transport follows the same rule. Once the closing handshake is over the
+//! reader ends the stream, but only after everything handed out was written: while the
+//! writer still holds some of it, the reader raises `shutdown_wanted` instead, and the
+//! writer ends the stream when it has written the rest (or the reader, on a later
+//! turn). Ending it under a write in progress would cut the last message and the
+//! Close.
 
 use std::io;
 use std::net::SocketAddr;
@@ -31,6 +38,7 @@ struct Shared<S> {
     machine: Mutex<Machine>,
     write: Mutex<Output<S>>,
     flush_wanted: AtomicBool,
+    shutdown_wanted: AtomicBool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -56,6 +64,7 @@ pub(crate) fn split<S: Transport>(
         machine: Mutex::new(driver.machine),
         write: Mutex::new(driver.output),
         flush_wanted: AtomicBool::new(false),
+        shutdown_wanted: AtomicBool::new(false),
     });
     Ok((
         WsReader {
@@ -119,6 +128,15 @@ impl<S: Transport> Writer for ReaderSide<'_, S> {
 
     fn shutdown(&mut self, m: &mut Machine) -> Result<(), Error> {
         if m.transport_closed {
+            return Ok(());
+        }
+        // Not under bytes still being written: the writer ends the stream after them.
+        // An abort (the peer stopped reading) or a peer that ended its side does not
+        // wait for that.
+        let written = try_lock(&self.shared.write)
+            .is_some_and(|output| output.len() == 0 && !output.io.wants_flush());
+        if !written && !m.read_eof && !m.conn.should_abort_transport() {
+            self.shared.shutdown_wanted.store(true, Ordering::SeqCst);
             return Ok(());
         }
         // The reader's clone ends the write side of the same socket.
@@ -299,6 +317,14 @@ impl<S: Transport> WsWriter<S> {
                     output.clear();
                     drop(output);
                     return lock(&self.shared.machine).write_failed(e);
+                }
+            }
+            if self.shared.shutdown_wanted.load(Ordering::SeqCst) && output.len() == 0 {
+                // The reader found the conversation over while this was writing.
+                let mut machine = lock(&self.shared.machine);
+                self.shared.shutdown_wanted.store(false, Ordering::SeqCst);
+                if !machine.transport_closed {
+                    Writer::shutdown(&mut *output, &mut machine)?;
                 }
             }
             drop(output);
