@@ -171,13 +171,10 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     ws_proto::drive::accept(FuturesIo(io), peer_addr, options.accept_options()).await
 }
 
-/// Performs the server's side of an opening handshake whose request another HTTP
-/// server already read and parsed (the OCaml `upgrade_connection`), over the stream it
-/// hands over: answers 101 and returns the socket, or, for a bad request, answers the
-/// error's status (400, 405, 426...), closes the stream cleanly and returns
-/// [`Error::Request`]. `leftover` is whatever that server read past the request's
-/// head (the connection's first bytes). Run your own checks (origin, path,
-/// authentication) first.
+/// The handshake of a request that another HTTP server already read and parsed (the
+/// OCaml `upgrade_connection`), over the stream it hands over, with the bytes it read
+/// past the request's head: see [`ws_proto::drive::accept_parsed`]. Run your own
+/// checks (origin, path, authentication) first.
 pub async fn accept_parsed<S: AsyncRead + AsyncWrite + Unpin, B>(
     io: S,
     request: &http::Request<B>,

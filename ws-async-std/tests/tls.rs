@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::{Runtime, limit};
-use ws_async_std::rustls::{ClientConfig, RootCertStore};
 use ws_async_std::{CloseCode, ConnectOptions, Error, Message, ServerOptions, connect};
+use ws_testkit::certs::SelfSigned;
 
 on_both_runtimes!(
     wss_echo_with_a_self_signed_certificate,
@@ -18,15 +18,9 @@ on_both_runtimes!(
 
 async fn wss_echo_with_a_self_signed_certificate(rt: Runtime) {
     limit(Duration::from_secs(20), async {
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        let dir =
-            std::env::temp_dir().join(format!("ws-async-std-tls-{}-{rt:?}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-        std::fs::write(&cert_path, certified.cert.pem()).unwrap();
-        std::fs::write(&key_path, certified.key_pair.serialize_pem()).unwrap();
-        let server_tls = ws_async_std::tls::server_config_from_pem(&cert_path, &key_path).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        let certs = SelfSigned::localhost(&format!("ws-async-std-tls-{rt:?}"));
+        let server_tls =
+            ws_async_std::tls::server_config_from_pem(&certs.cert_path, &certs.key_path).unwrap();
 
         let options = ServerOptions {
             tls: Some(server_tls),
@@ -35,14 +29,8 @@ async fn wss_echo_with_a_self_signed_certificate(rt: Runtime) {
         let (addr, _stop) = support::echo_server(rt, options).await;
         let port = addr.port();
 
-        let mut roots = RootCertStore::empty();
-        roots.add(certified.cert.der().clone()).unwrap();
         let trusting = ConnectOptions {
-            tls: Some(Arc::new(
-                ClientConfig::builder()
-                    .with_root_certificates(roots)
-                    .with_no_client_auth(),
-            )),
+            tls: Some(certs.client_config()),
             ..ConnectOptions::default()
         };
         let url = format!("wss://localhost:{port}/secure");
@@ -71,15 +59,9 @@ async fn the_handshake_timeout_covers_tls_and_the_request_together(rt: Runtime) 
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
     limit(Duration::from_secs(20), async {
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        let dir =
-            std::env::temp_dir().join(format!("ws-async-std-tls-t-{}-{rt:?}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-        std::fs::write(&cert_path, certified.cert.pem()).unwrap();
-        std::fs::write(&key_path, certified.key_pair.serialize_pem()).unwrap();
-        let server_tls = ws_async_std::tls::server_config_from_pem(&cert_path, &key_path).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        let certs = SelfSigned::localhost(&format!("ws-async-std-tls-timeout-{rt:?}"));
+        let server_tls =
+            ws_async_std::tls::server_config_from_pem(&certs.cert_path, &certs.key_path).unwrap();
 
         let limit = Duration::from_secs(2);
         let (errors_tx, errors) = std::sync::mpsc::channel();
@@ -94,17 +76,13 @@ async fn the_handshake_timeout_covers_tls_and_the_request_together(rt: Runtime) 
         };
         let (addr, _stop) = support::echo_server(rt, options).await;
 
-        let mut roots = RootCertStore::empty();
-        roots.add(certified.cert.der().clone()).unwrap();
-        let client_tls = ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let client_tls = certs.client_config();
         let tcp = async_net::TcpStream::connect(addr).await.unwrap();
         // 60 % of the limit before TLS, 60 % again before the request: each phase alone
         // fits in the limit, the two together do not.
         async_io::Timer::after(limit * 6 / 10).await;
         let name = futures_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let mut tls = futures_rustls::TlsConnector::from(Arc::new(client_tls))
+        let mut tls = futures_rustls::TlsConnector::from(client_tls)
             .connect(name, tcp)
             .await
             .unwrap();

@@ -20,7 +20,7 @@ use ws_proto::{Config, DEFAULT_READ_SIZE_ZEROED, HandshakeLimits, Policy};
 
 use crate::Error;
 use crate::driver::is_timeout;
-use crate::socket::{Parts, WebSocket};
+use crate::socket::WebSocket;
 use crate::transport::{MaybeTlsStream, Transport};
 
 /// Told about every connection that failed before or during its handshake.
@@ -222,12 +222,8 @@ pub fn accept<S: Transport>(
     io.flush()?;
     io.set_read_timeout(None)?;
     io.set_write_timeout(None)?;
-    let parts = Parts {
-        request: Some(up.request),
-        peer_addr,
-        subprotocol: up.subprotocol,
-    };
-    let mut ws = WebSocket::from_parts(io, up.connection, &up.leftover, parts);
+    let (conn, leftover, parts) = up.into_parts(peer_addr);
+    let mut ws = WebSocket::from_parts(io, conn, &leftover, parts);
     ws.set_read_size(options.read_size);
     Ok(ws)
 }
@@ -252,12 +248,8 @@ pub fn accept_parsed<S: Transport, B>(
             ws_proto::handshake::write_response(&response, &[], &mut out);
             io.write_all(&out)?;
             io.flush()?;
-            let parts = Parts {
-                request: Some(up.request),
-                peer_addr,
-                subprotocol: up.subprotocol,
-            };
-            Ok(WebSocket::from_parts(io, up.connection, leftover, parts))
+            let (conn, _, parts) = up.into_parts(peer_addr);
+            Ok(WebSocket::from_parts(io, conn, leftover, parts))
         }
         Err(Error::Request(error)) => {
             write_refusal(&error, &mut out);

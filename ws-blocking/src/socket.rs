@@ -13,16 +13,7 @@ use crate::driver::Driver;
 use crate::split::{WsReader, WsWriter, split};
 use crate::transport::Transport;
 
-/// What the opening handshake left behind, for [`WebSocket::from_parts`].
-#[derive(Debug, Default, Clone)]
-pub struct Parts {
-    /// The opening request (server side).
-    pub request: Option<http::Request<()>>,
-    /// The peer's address, when the transport has one.
-    pub peer_addr: Option<SocketAddr>,
-    /// The negotiated subprotocol.
-    pub subprotocol: Option<String>,
-}
+pub use ws_proto::adapter::Parts;
 
 /// A WebSocket connection over a blocking stream, client or server.
 ///

@@ -3,21 +3,14 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use ws_blocking::rustls::{ClientConfig, RootCertStore};
 use ws_blocking::{CloseCode, ConnectOptions, Error, Message, ServerOptions, connect};
+use ws_testkit::certs::SelfSigned;
 
 #[test]
 fn wss_echo_with_a_self_signed_certificate() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let dir = std::env::temp_dir().join(format!("ws-blocking-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
-    std::fs::write(&key_path, certified.key_pair.serialize_pem()).unwrap();
-    let server_tls = ws_blocking::tls::server_config_from_pem(&cert_path, &key_path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let certs = SelfSigned::localhost("ws-blocking-tls");
+    let server_tls =
+        ws_blocking::tls::server_config_from_pem(&certs.cert_path, &certs.key_path).unwrap();
 
     let tls_options = || ServerOptions {
         tls: Some(server_tls.clone()),
@@ -26,13 +19,7 @@ fn wss_echo_with_a_self_signed_certificate() {
     let server = support::echo_server(tls_options());
     let port = server.addr.port();
 
-    let mut roots = RootCertStore::empty();
-    roots.add(certified.cert.der().clone()).unwrap();
-    let client_tls = Arc::new(
-        ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    );
+    let client_tls = certs.client_config();
     let trusting = || ConnectOptions {
         tls: Some(client_tls.clone()),
         ..ConnectOptions::default()
@@ -114,26 +101,17 @@ fn wss_echo_with_a_self_signed_certificate() {
 fn a_split_tls_socket_ends_at_close_notify_despite_trailing_bytes() {
     use std::io::{Read, Write};
     use ws_blocking::Transport;
-    use ws_blocking::rustls::{ServerConfig, ServerConnection, StreamOwned};
+    use ws_blocking::rustls::{ServerConnection, StreamOwned};
 
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let key =
-        rustls::pki_types::PrivateKeyDer::try_from(certified.key_pair.serialize_der()).unwrap();
-    let server_config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![certified.cert.der().clone()], key)
-        .unwrap();
-    let mut roots = RootCertStore::empty();
-    roots.add(certified.cert.der().clone()).unwrap();
-    let client_config = ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let certs = SelfSigned::localhost("ws-blocking-tls-trailing");
+    let server_config = certs.server_config();
+    let client_config = certs.client_config();
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let peer = std::thread::spawn(move || {
         let (sock, _) = listener.accept().unwrap();
-        let conn = ServerConnection::new(Arc::new(server_config)).unwrap();
+        let conn = ServerConnection::new(server_config).unwrap();
         let mut tls = StreamOwned::new(conn, sock);
         let mut hello = [0u8; 5];
         tls.read_exact(&mut hello).unwrap();
@@ -149,7 +127,7 @@ fn a_split_tls_socket_ends_at_close_notify_despite_trailing_bytes() {
     sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
     let name = "localhost".try_into().unwrap();
-    let conn = rustls::ClientConnection::new(Arc::new(client_config), name).unwrap();
+    let conn = rustls::ClientConnection::new(client_config, name).unwrap();
     let mut tls = StreamOwned::new(conn, sock);
     tls.write_all(b"hello").unwrap();
     tls.flush().unwrap();

@@ -7,6 +7,7 @@
 //! are one policy. It lives here, once, so that the adapters cannot drift apart.
 
 use std::io::{self, ErrorKind};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -92,6 +93,18 @@ pub enum Answer {
 pub fn write_refusal(error: &RequestError, out: &mut Vec<u8>) {
     let (response, body) = crate::handshake::error_response(error);
     crate::handshake::write_response(&response, &body, out);
+}
+
+/// What the opening handshake left behind, which a socket keeps (the adapters'
+/// `WebSocket::from_parts` takes it).
+#[derive(Debug, Default, Clone)]
+pub struct Parts {
+    /// The opening request (server side).
+    pub request: Option<Request<()>>,
+    /// The peer's address, when the transport has one.
+    pub peer_addr: Option<SocketAddr>,
+    /// The negotiated subprotocol.
+    pub subprotocol: Option<String>,
 }
 
 /// An accepted upgrade: what the connection starts with.
@@ -185,6 +198,19 @@ pub fn upgrade_parsed<B>(
             subprotocol,
         },
     ))
+}
+
+impl Upgraded {
+    /// The connection, its first input, and what a server's socket keeps of the
+    /// handshake, with the peer's address.
+    pub fn into_parts(self, peer_addr: Option<SocketAddr>) -> (Connection, Bytes, Parts) {
+        let parts = Parts {
+            request: Some(self.request),
+            peer_addr,
+            subprotocol: self.subprotocol,
+        };
+        (self.connection, self.leftover, parts)
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use hyper_util::rt::TokioIo;
 use ws_proto::RequestError;
 pub use ws_proto::adapter::UpgradeOptions;
 use ws_proto::adapter::upgrade_parsed;
-use ws_proto::drive::{Parts, Runtime};
+use ws_proto::drive::Runtime;
 
 use crate::{Error, TokioRuntime, WebSocket};
 
@@ -47,15 +47,11 @@ pub fn upgrade<B, R: Default>(
         let upgraded = on_upgrade
             .await
             .map_err(|e| Error::Io(std::io::Error::other(e)))?;
-        let parts = Parts {
-            request: Some(up.request),
-            peer_addr: None,
-            subprotocol: up.subprotocol,
-        };
+        let (conn, leftover, parts) = up.into_parts(None);
         Ok(WebSocket::from_parts(
             TokioIo::new(upgraded),
-            up.connection,
-            &up.leftover,
+            conn,
+            &leftover,
             parts,
         ))
     };

@@ -6,20 +6,15 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ws_tokio::rustls::{ClientConfig, RootCertStore};
+use ws_testkit::certs::SelfSigned;
 use ws_tokio::{CloseCode, ConnectOptions, Error, Message, ServerOptions, connect};
 
 #[tokio::test]
 async fn wss_echo_with_a_self_signed_certificate() {
     tokio::time::timeout(Duration::from_secs(20), async {
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        let dir = std::env::temp_dir().join(format!("ws-tokio-tls-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-        std::fs::write(&cert_path, certified.cert.pem()).unwrap();
-        std::fs::write(&key_path, certified.key_pair.serialize_pem()).unwrap();
-        let server_tls = ws_tokio::tls::server_config_from_pem(&cert_path, &key_path).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        let certs = SelfSigned::localhost("ws-tokio-tls");
+        let server_tls =
+            ws_tokio::tls::server_config_from_pem(&certs.cert_path, &certs.key_path).unwrap();
 
         let options = ServerOptions {
             tls: Some(server_tls),
@@ -28,14 +23,8 @@ async fn wss_echo_with_a_self_signed_certificate() {
         let (addr, _stop) = support::echo_server(options).await;
         let port = addr.port();
 
-        let mut roots = RootCertStore::empty();
-        roots.add(certified.cert.der().clone()).unwrap();
         let trusting = ConnectOptions {
-            tls: Some(Arc::new(
-                ClientConfig::builder()
-                    .with_root_certificates(roots)
-                    .with_no_client_auth(),
-            )),
+            tls: Some(certs.client_config()),
             ..ConnectOptions::default()
         };
         let url = format!("wss://localhost:{port}/secure");
@@ -59,14 +48,9 @@ async fn wss_echo_with_a_self_signed_certificate() {
 /// spends most of it on TLS does not get it again for its HTTP request.
 #[tokio::test]
 async fn the_handshake_timeout_covers_tls_and_the_request_together() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let dir = std::env::temp_dir().join(format!("ws-tokio-tls-t-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
-    std::fs::write(&key_path, certified.key_pair.serialize_pem()).unwrap();
-    let server_tls = ws_tokio::tls::server_config_from_pem(&cert_path, &key_path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let certs = SelfSigned::localhost("ws-tokio-tls-timeout");
+    let server_tls =
+        ws_tokio::tls::server_config_from_pem(&certs.cert_path, &certs.key_path).unwrap();
 
     let limit = Duration::from_secs(2);
     let (errors_tx, mut errors) = tokio::sync::mpsc::unbounded_channel();
@@ -80,17 +64,13 @@ async fn the_handshake_timeout_covers_tls_and_the_request_together() {
     };
     let (addr, _stop) = support::echo_server(options).await;
 
-    let mut roots = RootCertStore::empty();
-    roots.add(certified.cert.der().clone()).unwrap();
-    let client_tls = ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let client_tls = certs.client_config();
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     // 60 % of the limit before TLS, 60 % again before the request: each phase alone
     // fits in the limit, the two together do not.
     tokio::time::sleep(limit * 6 / 10).await;
     let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(client_tls))
+    let mut tls = tokio_rustls::TlsConnector::from(client_tls)
         .connect(name, tcp)
         .await
         .unwrap();

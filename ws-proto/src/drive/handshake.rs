@@ -99,17 +99,8 @@ pub async fn accept<T: Transport>(
     match answer_request(outcome, &answer_options, T::Runtime::now(), &mut out)? {
         Answer::Upgrade(up) => {
             write_all(&mut io, &out).await?;
-            let parts = Parts {
-                request: Some(up.request),
-                peer_addr,
-                subprotocol: up.subprotocol,
-            };
-            Ok(WebSocket::from_parts(
-                io,
-                up.connection,
-                &up.leftover,
-                parts,
-            ))
+            let (conn, leftover, parts) = up.into_parts(peer_addr);
+            Ok(WebSocket::from_parts(io, conn, &leftover, parts))
         }
         Answer::Refuse(error) => {
             refuse(io, &out).await;
@@ -119,10 +110,10 @@ pub async fn accept<T: Transport>(
 }
 
 /// Performs the server's side of an opening handshake whose request an HTTP server
-/// already read and parsed, over the transport it hands over: answers 101 (or, for a
-/// bad request, the error's status, then closes the transport cleanly) and returns
-/// the socket. `leftover` is whatever the HTTP server read past the request's head:
-/// the connection's first bytes.
+/// already read and parsed, over the transport it hands over: answers 101 and returns
+/// the socket, or, for a bad request, answers the error's status (400, 405, 426...),
+/// closes the transport cleanly and returns [`Error::Request`]. `leftover` is whatever
+/// the HTTP server read past the request's head: the connection's first bytes.
 pub async fn accept_parsed<T: Transport, B>(
     mut io: T,
     request: &http::Request<B>,
@@ -135,12 +126,8 @@ pub async fn accept_parsed<T: Transport, B>(
         Ok((response, up)) => {
             crate::handshake::write_response(&response, &[], &mut out);
             write_all(&mut io, &out).await?;
-            let parts = Parts {
-                request: Some(up.request),
-                peer_addr,
-                subprotocol: up.subprotocol,
-            };
-            Ok(WebSocket::from_parts(io, up.connection, leftover, parts))
+            let (conn, _, parts) = up.into_parts(peer_addr);
+            Ok(WebSocket::from_parts(io, conn, leftover, parts))
         }
         Err(Error::Request(error)) => {
             write_refusal(&error, &mut out);

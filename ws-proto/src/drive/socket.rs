@@ -14,16 +14,7 @@ use super::split::{WsReader, WsWriter, split};
 use super::transport::{Runtime, Transport};
 use crate::{CloseCode, Connection, Error, Event, Frame, Message, Policy, State, UsageError};
 
-/// What the opening handshake left behind, for [`WebSocket::from_parts`].
-#[derive(Debug, Default, Clone)]
-pub struct Parts {
-    /// The opening request (server side).
-    pub request: Option<http::Request<()>>,
-    /// The peer's address, when the transport has one.
-    pub peer_addr: Option<SocketAddr>,
-    /// The negotiated subprotocol.
-    pub subprotocol: Option<String>,
-}
+pub use crate::adapter::Parts;
 
 /// Above this many queued payload bytes, `Sink::poll_ready` writes before accepting more.
 pub(crate) const SINK_HIGH_WATER: usize = 128 * 1024;

@@ -66,6 +66,15 @@ fn read_request(mut stream: TcpStream) -> Option<(http::Request<()>, Vec<u8>, Tc
     Some((request.body(()).ok()?, input[end + 4..].to_vec(), stream))
 }
 
+/// An opening request for `/chat`, with `key` if any.
+fn request(addr: SocketAddr, key: Option<&str>) -> String {
+    let key = key.map_or(String::new(), |k| format!("Sec-WebSocket-Key: {k}\r\n"));
+    format!(
+        "GET /chat HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         {key}Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+}
+
 /// A request that reached the adapter through another server is upgraded: the 101
 /// carries the right accept value, a frame sent in the same write as the request
 /// (which the other server read past the head) is the first message, messages echo,
@@ -75,11 +84,7 @@ pub fn upgrade_after_another_server_parsed(upgrade: Upgrade) {
 
     let mut client = RawClient::connect(addr);
     client.set_context("a request upgraded after another server parsed it");
-    let mut wire = format!(
-        "GET /chat HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .into_bytes();
+    let mut wire = request(addr, Some(KEY)).into_bytes();
     Frame::text("sent with the request").encode(Some([1, 2, 3, 4]), &mut wire);
     client.send_raw(&wire);
     let response = client.read_response();
@@ -107,13 +112,7 @@ pub fn upgrade_after_another_server_parsed(upgrade: Upgrade) {
 
     let mut refused = RawClient::connect(addr);
     refused.set_context("a request without a key, after another server parsed it");
-    refused.send_raw(
-        format!(
-            "GET /chat HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Version: 13\r\n\r\n"
-        )
-        .as_bytes(),
-    );
+    refused.send_raw(request(addr, None).as_bytes());
     let response = refused.read_response();
     assert_eq!(
         response.status,

@@ -73,6 +73,7 @@
 
 pub mod allocations;
 pub mod bad_input;
+pub mod certs;
 pub mod client;
 pub mod client_suite;
 pub mod drive;
