@@ -347,7 +347,7 @@ impl<S: Transport> Output<S> {
     /// without the peer taking a write: false then, and what is unwritten stays. The
     /// wait is set only around these writes; every write happens under the write
     /// lock, so the other half never sees it.
-    fn flush_machine_within(
+    pub(crate) fn flush_machine_within(
         &mut self,
         m: &mut Machine,
         wait: Option<Duration>,

@@ -14,10 +14,10 @@
 //!
 //! Closing the transport follows the same rule. Once the closing handshake is over the
 //! reader ends the stream, but only after everything handed out was written: while the
-//! writer still holds some of it, the reader raises `shutdown_wanted` instead, and the
-//! writer ends the stream when it has written the rest (or the reader, on a later
-//! turn). Ending it under a write in progress would cut the last message and the
-//! Close.
+//! writer is writing, the reader raises `shutdown_wanted` instead, and the writer ends
+//! the stream once its write is done; what the reader itself left for later, it
+//! writes first (within the close timer). Ending the stream under a write in progress
+//! would cut the last message and the Close.
 
 use std::io;
 use std::net::SocketAddr;
@@ -130,14 +130,29 @@ impl<S: Transport> Writer for ReaderSide<'_, S> {
         if m.transport_closed {
             return Ok(());
         }
-        // Not under bytes still being written: the writer ends the stream after them.
-        // An abort (the peer stopped reading) or a peer that ended its side does not
-        // wait for that.
-        let written = try_lock(&self.shared.write)
-            .is_some_and(|output| output.len() == 0 && !output.io.wants_flush());
-        if !written && !m.read_eof && !m.conn.should_abort_transport() {
-            self.shared.shutdown_wanted.store(true, Ordering::SeqCst);
-            return Ok(());
+        // Not under bytes still being written. An abort (the peer stopped reading), or
+        // a peer that ended its side (the reader could not wait for it: nothing more
+        // will come to read), ends the stream at once.
+        if !m.read_eof && !m.conn.should_abort_transport() {
+            match try_lock(&self.shared.write) {
+                // The writer is writing: it ends the stream after its write (it looks at
+                // the flag before it lets the write lock go).
+                None => {
+                    self.shared.shutdown_wanted.store(true, Ordering::SeqCst);
+                    return Ok(());
+                }
+                // What this half left for later goes out first, each write waiting
+                // up to the close timeout: the peer has sent its Close, so it has
+                // nothing more for us to read, and waiting on it cannot hold it up. A
+                // write it does not take in that time drops the rest with the
+                // transport, as the close timer would.
+                Some(mut output) if output.len() > 0 || output.io.wants_flush() => {
+                    let wait = m.conn.config().close_timeout.max(Duration::from_millis(1));
+                    output.flush_machine_within(m, Some(wait))?;
+                    output.clear();
+                }
+                Some(_) => {}
+            }
         }
         // The reader's clone ends the write side of the same socket.
         let result = self.io.shutdown();

@@ -429,7 +429,8 @@ impl SharedTls {
                 .is_ok()
             {
                 let _ = self.send(&mut unsent);
-                self.sock.set_write_timeout(None)?;
+                // The end goes out whatever happens to the timeout's reset.
+                let _ = self.sock.set_write_timeout(None);
             }
         }
         self.sock.shutdown(Shutdown::Write)
