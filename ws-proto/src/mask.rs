@@ -12,11 +12,7 @@
 /// `offset` lets a payload that arrives in pieces be unmasked piece by piece: pass the
 /// number of payload bytes that came before this piece (only `offset % 4` matters).
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
-    // Rotate the key so that `key[0]` lines up with `buf[0]`.
-    let key = rotate(key, offset);
-    let wide = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
+    let (key, wide) = aligned_key(key, offset);
     let mut chunks = buf.chunks_exact_mut(8);
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
@@ -55,10 +51,7 @@ pub fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize)
 /// it in place.
 fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     debug_assert_eq!(dst.len(), src.len());
-    let key = rotate(key, offset);
-    let wide = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
+    let (key, wide) = aligned_key(key, offset);
     let mut to = dst.chunks_exact_mut(8);
     let mut from = src.chunks_exact(8);
     for (out, word) in (&mut to).zip(&mut from) {
@@ -79,9 +72,16 @@ pub fn apply_mask_reference(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
-fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
+/// `key` rotated so that its first byte lines up with the first byte of a piece that
+/// starts `offset` bytes into the payload, and the same widened to a word for the
+/// eight-bytes-at-a-time loops.
+fn aligned_key(key: [u8; 4], offset: usize) -> ([u8; 4], u64) {
     let s = offset % 4;
-    [key[s], key[(s + 1) % 4], key[(s + 2) % 4], key[(s + 3) % 4]]
+    let key = [key[s], key[(s + 1) % 4], key[(s + 2) % 4], key[(s + 3) % 4]];
+    let wide = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    (key, wide)
 }
 
 #[cfg(test)]
