@@ -13,7 +13,7 @@ use event_listener::Event;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::future::or;
 use http::HeaderMap;
-use ws_proto::adapter::{ACCEPT_ERROR_PAUSE, UpgradeOptions};
+use ws_proto::adapter::{ACCEPT_ERROR_PAUSE, AnswerOptions, UpgradeOptions};
 use ws_proto::drive::{AcceptOptions, DEFAULT_READ_SIZE_ZEROED};
 use ws_proto::handshake::{CheckRequest, SelectSubprotocol, check_origin_with_host};
 use ws_proto::{Config, HandshakeLimits, Policy};
@@ -150,12 +150,14 @@ impl ServerOptions {
     /// What the opening handshake needs.
     fn accept_options(&self) -> AcceptOptions<'_> {
         AcceptOptions {
-            config: &self.config,
+            answer: AnswerOptions {
+                config: &self.config,
+                check_request: &*self.check_request,
+                select_subprotocol: &*self.select_subprotocol,
+                response_headers: &self.response_headers,
+            },
             limits: self.limits,
             timeout: self.handshake_timeout,
-            check_request: &*self.check_request,
-            select_subprotocol: &*self.select_subprotocol,
-            response_headers: &self.response_headers,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use http::HeaderMap;
 use ws_proto::adapter::{
     ACCEPT_ERROR_PAUSE, Answer, AnswerOptions, REFUSE_DRAIN, REFUSE_LINGER, UpgradeOptions,
-    answer_request, upgrade_parsed, write_refusal,
+    answer_parsed, answer_request,
 };
 use ws_proto::handshake::{
     CheckRequest, SelectSubprotocol, ServerHandshake, check_origin_with_host,
@@ -243,20 +243,17 @@ pub fn accept_parsed<S: Transport, B>(
     options: UpgradeOptions,
 ) -> Result<WebSocket<S>, Error> {
     let mut out = Vec::new();
-    match upgrade_parsed(request, options, Instant::now()) {
-        Ok((response, up)) => {
-            ws_proto::handshake::write_response(&response, &[], &mut out);
+    match answer_parsed(request, leftover, options, Instant::now(), &mut out)? {
+        Answer::Upgrade(up) => {
             io.write_all(&out)?;
             io.flush()?;
-            let (conn, _, parts) = up.into_parts(peer_addr);
-            Ok(WebSocket::from_parts(io, conn, leftover, parts))
+            let (conn, leftover, parts) = up.into_parts(peer_addr);
+            Ok(WebSocket::from_parts(io, conn, &leftover, parts))
         }
-        Err(Error::Request(error)) => {
-            write_refusal(&error, &mut out);
+        Answer::Refuse(error) => {
             refuse(io, &out, REFUSE_LINGER);
             Err(Error::Request(error))
         }
-        Err(e) => Err(e),
     }
 }
 

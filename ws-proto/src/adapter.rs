@@ -56,6 +56,7 @@ pub fn is_disconnect(e: &io::Error) -> bool {
 }
 
 /// What a server decides about an opening request, whatever reads and writes it.
+#[derive(Clone, Copy)]
 pub struct AnswerOptions<'a> {
     /// The connection's settings; the extensions offered are negotiated against them.
     pub config: &'a Config,
@@ -90,7 +91,7 @@ pub enum Answer {
 
 /// Writes the refusal of a bad opening request to `out`: the error's status (400,
 /// 403, 405, 426, 431) and a short body that says why.
-pub fn write_refusal(error: &RequestError, out: &mut Vec<u8>) {
+fn write_refusal(error: &RequestError, out: &mut Vec<u8>) {
     let (response, body) = crate::handshake::error_response(error);
     crate::handshake::write_response(&response, &body, out);
 }
@@ -164,6 +165,31 @@ pub struct UpgradeOptions {
     pub subprotocol: Option<String>,
     /// Extra fields for the 101 response.
     pub response_headers: HeaderMap,
+}
+
+/// [`upgrade_parsed`] with its answer written to `out` as [`answer_request`] writes
+/// one: the 101 response, or the refusal of a bad request with its status. `leftover`
+/// is what the HTTP server read past the request's head, the connection's first
+/// input.
+pub fn answer_parsed<B>(
+    request: &Request<B>,
+    leftover: &[u8],
+    options: UpgradeOptions,
+    now: Instant,
+    out: &mut Vec<u8>,
+) -> Result<Answer, Error> {
+    match upgrade_parsed(request, options, now) {
+        Ok((response, mut up)) => {
+            crate::handshake::write_response(&response, &[], out);
+            up.leftover = Bytes::copy_from_slice(leftover);
+            Ok(Answer::Upgrade(Box::new(up)))
+        }
+        Err(Error::Request(error)) => {
+            write_refusal(&error, out);
+            Ok(Answer::Refuse(error))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Answers an opening request that an HTTP server already parsed (the OCaml

@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use ws_proto::adapter::{ACCEPT_ERROR_PAUSE, UpgradeOptions};
+use ws_proto::adapter::{ACCEPT_ERROR_PAUSE, AnswerOptions, UpgradeOptions};
 use ws_proto::drive::{AcceptOptions, DEFAULT_READ_SIZE};
 use ws_proto::handshake::{CheckRequest, SelectSubprotocol, check_origin_with_host};
 use ws_proto::{Config, HandshakeLimits, Policy};
@@ -109,12 +109,14 @@ impl ServerOptions {
     /// What the opening handshake needs.
     fn accept_options(&self) -> AcceptOptions<'_> {
         AcceptOptions {
-            config: &self.config,
+            answer: AnswerOptions {
+                config: &self.config,
+                check_request: &*self.check_request,
+                select_subprotocol: &*self.select_subprotocol,
+                response_headers: &self.response_headers,
+            },
             limits: self.limits,
             timeout: self.handshake_timeout,
-            check_request: &*self.check_request,
-            select_subprotocol: &*self.select_subprotocol,
-            response_headers: &self.response_headers,
         }
     }
 }

@@ -7,13 +7,11 @@ use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use http::HeaderMap;
-
 use super::socket::{Parts, WebSocket};
 use super::transport::{Runtime, Transport};
 use crate::adapter::{
-    Answer, AnswerOptions, REFUSE_DRAIN, REFUSE_LINGER, UpgradeOptions, answer_request,
-    upgrade_parsed, write_refusal,
+    Answer, AnswerOptions, REFUSE_DRAIN, REFUSE_LINGER, UpgradeOptions, answer_parsed,
+    answer_request,
 };
 use crate::handshake::{ClientHandshake, ClientOptions, ServerHandshake, UpgradeRequest};
 use crate::{Config, Connection, Entropy, Error, HandshakeLimits, RequestError, Role};
@@ -50,31 +48,15 @@ async fn write_all<T: Transport>(io: &mut T, mut buf: &[u8]) -> std::io::Result<
 
 /// How a server answers opening requests: the settings of an adapter's
 /// `ServerOptions` that [`accept`] uses.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct AcceptOptions<'a> {
-    /// The connection settings.
-    pub config: &'a Config,
+    /// How to answer a request once it is read: the connection settings, the request
+    /// check, the subprotocol choice, the 101's extra fields.
+    pub answer: AnswerOptions<'a>,
     /// Bounds on the opening request.
     pub limits: HandshakeLimits,
     /// How long the client has to send its opening request.
     pub timeout: Duration,
-    /// Run before the upgrade; `false` answers 403 Forbidden.
-    pub check_request: &'a (dyn Fn(&http::Request<()>) -> bool + Send + Sync),
-    /// Chooses the subprotocol among those the client offers; a name the client did
-    /// not offer is ignored.
-    pub select_subprotocol: &'a (dyn Fn(&[&str]) -> Option<String> + Send + Sync),
-    /// Extra fields for the 101 response.
-    pub response_headers: &'a HeaderMap,
-}
-
-impl std::fmt::Debug for AcceptOptions<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AcceptOptions")
-            .field("config", &self.config)
-            .field("limits", &self.limits)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Performs the server's opening handshake over an accepted transport: reads the
@@ -90,23 +72,8 @@ pub async fn accept<T: Transport>(
         .await
         .ok_or(Error::HandshakeTimeout)??;
     let mut out = Vec::new();
-    let answer_options = AnswerOptions {
-        config: options.config,
-        check_request: options.check_request,
-        select_subprotocol: options.select_subprotocol,
-        response_headers: options.response_headers,
-    };
-    match answer_request(outcome, &answer_options, T::Runtime::now(), &mut out)? {
-        Answer::Upgrade(up) => {
-            write_all(&mut io, &out).await?;
-            let (conn, leftover, parts) = up.into_parts(peer_addr);
-            Ok(WebSocket::from_parts(io, conn, &leftover, parts))
-        }
-        Answer::Refuse(error) => {
-            refuse(io, &out).await;
-            Err(Error::Request(error))
-        }
-    }
+    let answer = answer_request(outcome, &options.answer, T::Runtime::now(), &mut out)?;
+    carry_out(io, &out, answer, peer_addr).await
 }
 
 /// Performs the server's side of an opening handshake whose request an HTTP server
@@ -115,26 +82,35 @@ pub async fn accept<T: Transport>(
 /// closes the transport cleanly and returns [`Error::Request`]. `leftover` is whatever
 /// the HTTP server read past the request's head: the connection's first bytes.
 pub async fn accept_parsed<T: Transport, B>(
-    mut io: T,
+    io: T,
     request: &http::Request<B>,
     leftover: &[u8],
     peer_addr: Option<SocketAddr>,
     options: UpgradeOptions,
 ) -> Result<WebSocket<T>, Error> {
     let mut out = Vec::new();
-    match upgrade_parsed(request, options, T::Runtime::now()) {
-        Ok((response, up)) => {
-            crate::handshake::write_response(&response, &[], &mut out);
-            write_all(&mut io, &out).await?;
-            let (conn, _, parts) = up.into_parts(peer_addr);
-            Ok(WebSocket::from_parts(io, conn, leftover, parts))
+    let answer = answer_parsed(request, leftover, options, T::Runtime::now(), &mut out)?;
+    carry_out(io, &out, answer, peer_addr).await
+}
+
+/// Sends a server's answer (`out`, as `answer` says it was written) and returns the
+/// socket, or closes the transport after a refusal.
+async fn carry_out<T: Transport>(
+    mut io: T,
+    out: &[u8],
+    answer: Answer,
+    peer_addr: Option<SocketAddr>,
+) -> Result<WebSocket<T>, Error> {
+    match answer {
+        Answer::Upgrade(up) => {
+            write_all(&mut io, out).await?;
+            let (conn, leftover, parts) = up.into_parts(peer_addr);
+            Ok(WebSocket::from_parts(io, conn, &leftover, parts))
         }
-        Err(Error::Request(error)) => {
-            write_refusal(&error, &mut out);
-            refuse(io, &out).await;
+        Answer::Refuse(error) => {
+            refuse(io, out).await;
             Err(Error::Request(error))
         }
-        Err(e) => Err(e),
     }
 }
 

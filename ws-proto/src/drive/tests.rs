@@ -15,7 +15,7 @@ use bytes::BytesMut;
 
 use super::driver::YIELD_EVERY;
 use super::{AcceptOptions, Parts, Runtime, Transport, WebSocket, accept};
-use crate::adapter::IDLE_RELEASE;
+use crate::adapter::{AnswerOptions, IDLE_RELEASE};
 use crate::{
     Config, Connection, Error, Event, HandshakeLimits, Message, RequestError, Role, SeededEntropy,
 };
@@ -806,12 +806,14 @@ fn the_peer_closing_ends_the_stream_with_a_clean_shutdown() {
 
 fn accept_options<'a>(config: &'a Config, headers: &'a http::HeaderMap) -> AcceptOptions<'a> {
     AcceptOptions {
-        config,
+        answer: AnswerOptions {
+            config,
+            check_request: &|_| true,
+            select_subprotocol: &|_| Some("not offered".to_owned()),
+            response_headers: headers,
+        },
         limits: HandshakeLimits::default(),
         timeout: Duration::from_secs(10),
-        check_request: &|_| true,
-        select_subprotocol: &|_| Some("not offered".to_owned()),
-        response_headers: headers,
     }
 }
 
