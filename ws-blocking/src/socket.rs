@@ -172,10 +172,7 @@ impl<S: Transport> WebSocket<S> {
         &mut self,
         messages: impl IntoIterator<Item = M>,
     ) -> Result<(), Error> {
-        for message in messages {
-            self.command(|conn| conn.send(message))?;
-        }
-        self.flush()
+        self.send_each(messages, |conn, message| conn.send(message))
     }
 
     /// Queues one frame as it is and writes it (the OCaml `write`).
@@ -189,8 +186,18 @@ impl<S: Transport> WebSocket<S> {
     /// in one write. A frame the connection refuses stops there; those before it are
     /// still queued.
     pub fn send_frames(&mut self, frames: impl IntoIterator<Item = Frame>) -> Result<(), Error> {
-        for frame in frames {
-            self.command(|conn| conn.send_frame(frame))?;
+        self.send_each(frames, Connection::send_frame)
+    }
+
+    /// Queues each of `items` with `queue`, then writes them together: the loop of
+    /// [`send_multiple`](Self::send_multiple) and [`send_frames`](Self::send_frames).
+    fn send_each<I>(
+        &mut self,
+        items: impl IntoIterator<Item = I>,
+        queue: impl Fn(&mut Connection, I) -> Result<(), UsageError>,
+    ) -> Result<(), Error> {
+        for item in items {
+            self.command(|conn| queue(conn, item))?;
         }
         self.flush()
     }

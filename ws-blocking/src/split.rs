@@ -16,8 +16,8 @@
 //! reader ends the stream, but only after everything handed out was written: while the
 //! writer is writing, the reader raises `shutdown_wanted` instead, and the writer ends
 //! the stream once its write is done; what the reader itself left for later, it
-//! writes first (within the close timer). Ending the stream under a write in progress
-//! would cut the last message and the Close.
+//! writes first (each write waiting up to the close timeout). Ending the stream under
+//! a write in progress would cut the last message and the Close.
 
 use std::io;
 use std::net::SocketAddr;

@@ -176,10 +176,8 @@ impl<T: Transport> WebSocket<T> {
         &mut self,
         messages: impl IntoIterator<Item = M>,
     ) -> Result<(), Error> {
-        for message in messages {
-            self.command(|conn| conn.send(message)).await?;
-        }
-        self.flush().await
+        self.send_each(messages, |conn, message| conn.send(message))
+            .await
     }
 
     /// Queues one frame as it is and writes it (the OCaml `write`).
@@ -196,8 +194,18 @@ impl<T: Transport> WebSocket<T> {
         &mut self,
         frames: impl IntoIterator<Item = Frame>,
     ) -> Result<(), Error> {
-        for frame in frames {
-            self.command(|conn| conn.send_frame(frame)).await?;
+        self.send_each(frames, Connection::send_frame).await
+    }
+
+    /// Queues each of `items` with `queue`, then writes them together: the loop of
+    /// [`send_multiple`](Self::send_multiple) and [`send_frames`](Self::send_frames).
+    async fn send_each<I>(
+        &mut self,
+        items: impl IntoIterator<Item = I>,
+        queue: impl Fn(&mut Connection, I) -> Result<(), UsageError>,
+    ) -> Result<(), Error> {
+        for item in items {
+            self.command(|conn| queue(conn, item)).await?;
         }
         self.flush().await
     }
