@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::io::{self, IoSlice};
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
@@ -46,6 +46,13 @@ impl Runtime for TokioRuntime {
 
     fn poll_sleep(sleep: &mut Self::Sleep, cx: &mut Context<'_>) -> Poll<()> {
         sleep.as_mut().poll(cx)
+    }
+
+    /// A tokio socket reads only what the I/O driver saw ready, so the task runs
+    /// again after the driver has looked: `yield_now`'s first poll hands the waker to
+    /// the scheduler for just that (outside a runtime it wakes the task at once).
+    fn poll_again(cx: &mut Context<'_>) {
+        let _ = pin!(tokio::task::yield_now()).poll(cx);
     }
 }
 

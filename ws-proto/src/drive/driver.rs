@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker, ready};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::transport::{Runtime, Transport};
 use crate::adapter::{IDLE_RELEASE, STOP_REASON, is_disconnect};
@@ -169,6 +169,12 @@ pub(crate) struct Driver<T: Transport> {
     /// Decided again at the first read after each wait; other kinds of task, and
     /// connections that never wait, are not seen.
     eager: bool,
+    /// How long after its input stops the task keeps polling for more instead of
+    /// going to wait (zero: it waits at once). See [`Driver::keep_polling`].
+    pub(crate) busy_poll: Duration,
+    /// When the current run of reads that found nothing began (only kept while
+    /// busy polling is on).
+    dry_since: Option<Instant>,
 }
 
 impl<T: Transport> std::fmt::Debug for Driver<T> {
@@ -214,6 +220,8 @@ impl<T: Transport> Driver<T> {
             untimed_io: false,
             waited: None,
             eager: false,
+            busy_poll: Duration::ZERO,
+            dry_since: None,
         }
     }
 
@@ -318,7 +326,34 @@ impl<T: Transport> Driver<T> {
             return Poll::Ready(Ok(()));
         }
         self.waited = Some(note_wait());
+        if self.keep_polling() {
+            T::Runtime::poll_again(cx);
+        }
         Poll::Pending
+    }
+
+    /// Whether the task, about to wait for input, runs again at once instead (busy
+    /// polling, off unless [`busy_poll`](Self::busy_poll) is set): only until the
+    /// input has been dry for `busy_poll`, and only while the connection is
+    /// [eager](Self::eager), alone on its thread in effect. Where other connections
+    /// wait on the same thread, the thread has work to go to and their input to
+    /// wait for: polling one of them would only delay the others (two that poll see
+    /// each other's rounds as waits, and both stop).
+    ///
+    /// Waiting hands the thread to the kernel, and on hosts where an idle core halts
+    /// (virtual machines especially) waking it again costs tens of microseconds; a
+    /// peer that answers within the budget is then heard that much sooner. The price
+    /// is a thread kept busy for up to the budget after every burst of input, so it
+    /// is for latency-bound connections that own their thread, not a default. Each
+    /// round goes through the executor ([`Runtime::poll_again`]), so other tasks
+    /// still run, and the runtime looks for readiness in between.
+    fn keep_polling(&mut self) -> bool {
+        if self.busy_poll.is_zero() || !self.eager || self.read_eof || self.transport_closed {
+            return false;
+        }
+        let now = now::<T>();
+        let since = *self.dry_since.get_or_insert(now);
+        now.saturating_duration_since(since) < self.busy_poll
     }
 
     /// Pending once every [`YIELD_EVERY`] reads and writes that completed at once,
@@ -419,6 +454,7 @@ impl<T: Transport> Driver<T> {
         match read {
             Ok(0) => self.eof(),
             Ok(_) => {
+                self.dry_since = None;
                 if let Some(waited) = self.waited.take() {
                     self.eager = no_wait_since(waited);
                 }

@@ -4,6 +4,7 @@ use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -61,6 +62,27 @@ impl<T: Transport> WebSocket<T> {
     /// transport reads into spare capacity, 16 KiB when it wants zeroed room).
     pub fn set_read_size(&mut self, bytes: usize) {
         self.driver.read_size = bytes.max(1);
+    }
+
+    /// Turns busy polling on: once its input runs dry, the connection keeps trying to
+    /// read for up to `budget` (on its executor, a round at a time, other tasks
+    /// running in between) before its task goes to wait; `Duration::ZERO`, the
+    /// default, turns it off.
+    ///
+    /// For latency-bound connections, on hosts where waking an idle core is slow
+    /// (virtual machines whose idle vCPUs halt): a peer that answers within the
+    /// budget is heard without that wake-up. It applies only while the connection
+    /// has its thread to itself (no other connection went to wait on the thread
+    /// between this one's last wait and its input), so a server can turn it on for
+    /// every connection: under load the thread has other connections to serve, and
+    /// none of them polls. Every burst of input to a lone connection costs up to
+    /// `budget` of CPU time, so keep it to tens of microseconds. It pays on executors that poll for I/O between a task's
+    /// rounds (tokio's current-thread runtime, async-std and smol); on tokio's
+    /// multi-thread runtime another worker may be the one waiting on the I/O driver,
+    /// and the readiness then still waits for it to wake. BENCHMARKS.md has the
+    /// measurements.
+    pub fn set_busy_poll(&mut self, budget: Duration) {
+        self.driver.busy_poll = budget;
     }
 
     /// Stops the connection when `stop` completes: the next read or write (`recv`,

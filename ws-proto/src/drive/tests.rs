@@ -371,6 +371,59 @@ fn a_loop_whose_sends_never_wait_yields_its_thread_now_and_then() {
     assert_eq!(received(&mut client, &wire), expected);
 }
 
+/// Busy polling: once the input runs dry, the task wakes itself to read again, until
+/// the input has been dry for the budget, and then waits as usual; new input starts
+/// a new budget. Only for a connection alone on its thread (no other one went to
+/// wait between its wait and its input), and off by default, when a read that finds
+/// nothing waits at once.
+#[test]
+fn a_busy_polling_connection_reads_again_until_its_budget_runs_out() {
+    for spare in [true, false] {
+        let (mut ws, wire, mut client) = pair(spare);
+        let (mut other, _other_wire, _other_client) = pair(spare);
+        // Polls `recv` once, which finds nothing: whether the task woke itself.
+        let dry_poll = |ws: &mut WebSocket<Mock>| {
+            let before = wakes();
+            assert!(poll_once(ws.recv()).is_pending());
+            wakes() - before
+        };
+        // Sends `text` and has `ws` take it.
+        let mut input = |ws: &mut WebSocket<Mock>, text: &str| {
+            client.send(text).unwrap();
+            transmit(&mut client, &wire);
+            let Poll::Ready(Ok(Some(Event::Message(message)))) = poll_once(ws.recv()) else {
+                panic!("{text} comes");
+            };
+            assert_eq!(message, Message::from(text));
+        };
+        input(&mut ws, "first");
+        assert_eq!(dry_poll(&mut ws), 0, "off by default");
+
+        ws.set_busy_poll(Duration::from_micros(50));
+        input(&mut ws, "hello");
+        assert_eq!(dry_poll(&mut ws), 1, "the budget starts");
+        advance(Duration::from_micros(30));
+        assert_eq!(dry_poll(&mut ws), 1, "30 of 50 µs");
+        advance(Duration::from_micros(20));
+        assert_eq!(dry_poll(&mut ws), 0, "the budget is spent: the task waits");
+        assert_eq!(dry_poll(&mut ws), 0);
+
+        input(&mut ws, "again");
+        assert_eq!(dry_poll(&mut ws), 1, "input gave a new budget");
+        advance(Duration::from_micros(60));
+        assert_eq!(dry_poll(&mut ws), 0);
+
+        // Another connection on the same thread waits meanwhile.
+        assert!(poll_once(other.recv()).is_pending());
+        input(&mut ws, "shared");
+        assert_eq!(dry_poll(&mut ws), 0, "not alone on its thread");
+
+        ws.set_busy_poll(Duration::ZERO);
+        input(&mut ws, "alone again");
+        assert_eq!(dry_poll(&mut ws), 0, "turned off again");
+    }
+}
+
 #[test]
 fn queued_answers_to_a_burst_go_out_in_one_write() {
     for spare in [true, false] {

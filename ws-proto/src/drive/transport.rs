@@ -31,6 +31,16 @@ pub trait Runtime {
     /// polled again, so it may stay ready or go silent after firing, as the runtime's
     /// timers do.
     fn poll_sleep(sleep: &mut Self::Sleep, cx: &mut Context<'_>) -> Poll<()>;
+
+    /// Has the task polled again soon, once the runtime has looked for I/O readiness
+    /// (what a busy-polling connection does instead of waiting: see
+    /// [`WebSocket::set_busy_poll`](super::WebSocket::set_busy_poll)). The default
+    /// wakes it at once, which suits a runtime whose reads try the socket before
+    /// they look at readiness (async-io's); a runtime that reads only what its
+    /// reactor saw ready should let the reactor look first (tokio's `yield_now`).
+    fn poll_again(cx: &mut Context<'_>) {
+        cx.waker().wake_by_ref();
+    }
 }
 
 /// A byte stream the drive loop reads and writes: a TCP stream, a TLS stream, a pipe,

@@ -18,6 +18,7 @@ use tokio::net::TcpStream;
 pub const SERVERS: &[&str] = &[
     "ours",
     "ours-send",
+    "ours-busy",
     "ours-async-std",
     "tungstenite",
     "fastwebsockets",
@@ -27,6 +28,7 @@ pub const SERVERS: &[&str] = &[
 /// The clients the matrix compares.
 pub const CLIENTS: &[&str] = &[
     "ours",
+    "ours-busy",
     "ours-async-std",
     "tungstenite",
     "fastwebsockets",
@@ -283,6 +285,14 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
     } else {
         (xs[mid - 1] + xs[mid]) / 2.0
     }
+}
+
+/// The busy-polling budget of the `ours-busy` server and client: `WS_BUSY_POLL`
+/// microseconds, 50 by default (a little more than this VM takes to wake a halted
+/// vCPU, see BENCHMARKS.md).
+pub fn busy_poll() -> std::time::Duration {
+    let micros = std::env::var("WS_BUSY_POLL").map_or(50, |v| v.parse().expect("microseconds"));
+    std::time::Duration::from_micros(micros)
 }
 
 /// Parses a size such as `16`, `1k`, `64k` or `1m` (binary units).

@@ -2,6 +2,7 @@
 //! counter.
 
 use std::io;
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -32,8 +33,9 @@ pub fn serve_forever(
 /// Serves echo connections on `listener` with tokio implementation `which`, forever.
 pub async fn run(which: &str, listener: TcpListener) -> io::Result<()> {
     match which {
-        "ours" => ours(listener, true).await,
-        "ours-send" => ours(listener, false).await,
+        "ours" => ours(listener, true, Duration::ZERO).await,
+        "ours-send" => ours(listener, false, Duration::ZERO).await,
+        "ours-busy" => ours(listener, true, crate::busy_poll()).await,
         "tungstenite" => serve(listener, tungstenite).await,
         "fastwebsockets" => serve(listener, fastwebsockets).await,
         "tokio-websockets" => serve(listener, tokio_websockets).await,
@@ -44,8 +46,8 @@ pub async fn run(which: &str, listener: TcpListener) -> io::Result<()> {
 /// Our echo loop, with `queue` (answers to a burst of messages go out in one write,
 /// when the input runs out, or at each `recv` for a connection that has the thread to
 /// itself: the loop the `echo_server` example uses) or with `send` (one write per
-/// message, like the peers' loops).
-async fn ours(listener: TcpListener, queue: bool) -> io::Result<()> {
+/// message, like the peers' loops), and busy polling for `busy` (`ours-busy`).
+async fn ours(listener: TcpListener, queue: bool, busy: Duration) -> io::Result<()> {
     use ws_tokio::{Event, ServerOptions, establish_standard_server};
     let mut options = ServerOptions::default();
     if let Ok(v) = std::env::var("WS_READ_SIZE") {
@@ -56,6 +58,7 @@ async fn ours(listener: TcpListener, queue: bool) -> io::Result<()> {
         options,
         std::future::pending(),
         move |mut ws| async move {
+            ws.set_busy_poll(busy);
             while let Ok(Some(event)) = ws.recv().await {
                 if let Event::Message(message) = event {
                     let sent = if queue {

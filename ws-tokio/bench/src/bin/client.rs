@@ -1,7 +1,7 @@
 //! A client on one of the implementations under test, against the neutral server:
 //!
 //! ```sh
-//! client <ours|ours-async-std|tungstenite|fastwebsockets|tokio-websockets|ours-blocking|tungstenite-blocking> URL SIZE CONNS WINDOW WARMUP_SECS SECS
+//! client <ours|ours-busy|ours-async-std|tungstenite|fastwebsockets|tokio-websockets|ours-blocking|tungstenite-blocking> URL SIZE CONNS WINDOW WARMUP_SECS SECS
 //! ```
 //!
 //! Each connection sends WINDOW binary messages, then one more for every echo it
@@ -9,6 +9,7 @@
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -79,7 +80,10 @@ fn main() -> io::Result<()> {
                         let (url, payload, which) = (url.clone(), payload.clone(), which.clone());
                         let task = async move {
                             match which.as_str() {
-                                "ours" => ours(&url, payload, window).await,
+                                "ours" => ours(&url, payload, window, Duration::ZERO).await,
+                                "ours-busy" => {
+                                    ours(&url, payload, window, ws_bench::busy_poll()).await
+                                }
                                 "tungstenite" => tungstenite(&url, payload, window).await,
                                 "fastwebsockets" => fastwebsockets(&url, payload, window).await,
                                 "tokio-websockets" => tokio_websockets(&url, payload, window).await,
@@ -103,7 +107,7 @@ fn host_of(url: &str) -> &str {
     url.trim_start_matches("ws://").trim_end_matches('/')
 }
 
-async fn ours(url: &str, payload: Bytes, window: usize) -> Res {
+async fn ours(url: &str, payload: Bytes, window: usize, busy: Duration) -> Res {
     use ws_tokio::{ConnectOptions, Message};
     let mut options = ConnectOptions::default();
     if let Ok(v) = std::env::var("WS_WRITE_CHUNK") {
@@ -113,6 +117,7 @@ async fn ours(url: &str, payload: Bytes, window: usize) -> Res {
         options.read_size = ws_bench::parse_size(&v);
     }
     let mut ws = ws_tokio::connect(url, options).await?;
+    ws.set_busy_poll(busy);
     for _ in 0..window {
         ws.send(Message::Binary(payload.clone())).await?;
     }

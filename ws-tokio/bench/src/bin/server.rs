@@ -2,14 +2,15 @@
 //! runtime unless the implementation needs another (the matrix pins it to one core):
 //!
 //! ```sh
-//! server <ours|ours-send|ours-async-std|tungstenite|fastwebsockets|tokio-websockets|ours-blocking|tungstenite-blocking> [ADDR]
+//! server <ours|ours-send|ours-busy|ours-async-std|tungstenite|fastwebsockets|tokio-websockets|ours-blocking|tungstenite-blocking> [ADDR]
 //! ```
 //!
 //! Prints `listening ADDR` once bound. Every server echoes each data message with its
 //! type. The peers write each answer out before reading the next message, the loop
 //! each library's own echo example uses; `ours` queues its answers and lets `recv`
 //! write them together when the input runs out (our `echo_server` example's loop),
-//! and `ours-send` writes each one like the peers. The `-blocking` servers run a thread
+//! and `ours-send` writes each one like the peers; `ours-busy` is `ours` with busy
+//! polling (`WS_BUSY_POLL` microseconds, 50 by default). The `-blocking` servers run a thread
 //! per connection.
 
 use std::io;
