@@ -29,6 +29,11 @@ const CHECK_EVERY: u32 = 16;
 /// and at 128 as many (BENCHMARKS.md).
 pub(super) const YIELD_EVERY: u32 = 128;
 
+/// The most rounds a busy-polling connection polls after its input runs dry, however
+/// long its budget (see [`Driver::keep_polling`]): a round takes a microsecond or
+/// two, so this is milliseconds, more than any sensible budget.
+pub(super) const BUSY_POLL_ROUNDS: u32 = 4096;
+
 /// The stack buffer a connection without a read buffer waits for input in.
 const SCRATCH_SIZE: usize = 4096;
 
@@ -172,9 +177,10 @@ pub(crate) struct Driver<T: Transport> {
     /// How long after its input stops the task keeps polling for more instead of
     /// going to wait (zero: it waits at once). See [`Driver::keep_polling`].
     pub(crate) busy_poll: Duration,
-    /// When the current run of reads that found nothing began (only kept while
-    /// busy polling is on).
+    /// When the current run of reads that found nothing began, and how many rounds
+    /// it polled (only kept while busy polling is on).
     dry_since: Option<Instant>,
+    dry_rounds: u32,
 }
 
 impl<T: Transport> std::fmt::Debug for Driver<T> {
@@ -222,6 +228,7 @@ impl<T: Transport> Driver<T> {
             eager: false,
             busy_poll: Duration::ZERO,
             dry_since: None,
+            dry_rounds: 0,
         }
     }
 
@@ -325,8 +332,9 @@ impl<T: Transport> Driver<T> {
         if self.poll_wakeups(cx) {
             return Poll::Ready(Ok(()));
         }
+        let last_round = self.waited;
         self.waited = Some(note_wait());
-        if self.keep_polling() {
+        if self.keep_polling(last_round) {
             T::Runtime::poll_again(cx);
         }
         Poll::Pending
@@ -335,10 +343,12 @@ impl<T: Transport> Driver<T> {
     /// Whether the task, about to wait for input, runs again at once instead (busy
     /// polling, off unless [`busy_poll`](Self::busy_poll) is set): only until the
     /// input has been dry for `busy_poll`, and only while the connection is
-    /// [eager](Self::eager), alone on its thread in effect. Where other connections
-    /// wait on the same thread, the thread has work to go to and their input to
-    /// wait for: polling one of them would only delay the others (two that poll see
-    /// each other's rounds as waits, and both stop).
+    /// [eager](Self::eager), alone on its thread in effect, and no other connection
+    /// went to wait on the thread since its last round (`last_round`, what
+    /// [`note_wait`] said then). Where other connections wait on the same thread,
+    /// the thread has work to go to and their input to wait for: polling one of them
+    /// would only delay the others (two that poll see each other's rounds as waits,
+    /// and both stop).
     ///
     /// Waiting hands the thread to the kernel, and on hosts where an idle core halts
     /// (virtual machines especially) waking it again costs tens of microseconds; a
@@ -346,14 +356,31 @@ impl<T: Transport> Driver<T> {
     /// is a thread kept busy for up to the budget after every burst of input, so it
     /// is for latency-bound connections that own their thread, not a default. Each
     /// round goes through the executor ([`Runtime::poll_again`]), so other tasks
-    /// still run, and the runtime looks for readiness in between.
-    fn keep_polling(&mut self) -> bool {
+    /// still run, and the runtime looks for readiness in between. At most
+    /// [`BUSY_POLL_ROUNDS`] rounds, whatever the clock says: a clock that stands
+    /// still while the task runs (tokio's paused test clock advances only when every
+    /// task waits) cannot keep it polling forever.
+    fn keep_polling(&mut self, last_round: Option<(u64, usize)>) -> bool {
         if self.busy_poll.is_zero() || !self.eager || self.read_eof || self.transport_closed {
+            return false;
+        }
+        // This round's wait is the first noted since the last round's (both are in
+        // `waited` while polling; a round of ours then bumped the count by one).
+        let alone = match (self.dry_since, last_round, self.waited) {
+            (None, _, _) => true,
+            (Some(_), Some((before, thread)), Some((after, same))) => {
+                after == before + 1 && thread == same
+            }
+            _ => false,
+        };
+        if !alone {
+            self.eager = false;
             return false;
         }
         let now = now::<T>();
         let since = *self.dry_since.get_or_insert(now);
-        now.saturating_duration_since(since) < self.busy_poll
+        self.dry_rounds = self.dry_rounds.saturating_add(1);
+        self.dry_rounds <= BUSY_POLL_ROUNDS && now.saturating_duration_since(since) < self.busy_poll
     }
 
     /// Pending once every [`YIELD_EVERY`] reads and writes that completed at once,
@@ -455,6 +482,7 @@ impl<T: Transport> Driver<T> {
             Ok(0) => self.eof(),
             Ok(_) => {
                 self.dry_since = None;
+                self.dry_rounds = 0;
                 if let Some(waited) = self.waited.take() {
                     self.eager = no_wait_since(waited);
                 }

@@ -76,7 +76,8 @@ impl<T: Transport> WebSocket<T> {
     /// between this one's last wait and its input), so a server can turn it on for
     /// every connection: under load the thread has other connections to serve, and
     /// none of them polls. Every burst of input to a lone connection costs up to
-    /// `budget` of CPU time, so keep it to tens of microseconds. It pays on executors that poll for I/O between a task's
+    /// `budget` of CPU time (and never more than a few thousand rounds, should the
+    /// runtime's clock stand still), so keep it to tens of microseconds. It pays on executors that poll for I/O between a task's
     /// rounds (tokio's current-thread runtime, async-std and smol); on tokio's
     /// multi-thread runtime another worker may be the one waiting on the I/O driver,
     /// and the readiness then still waits for it to wake. BENCHMARKS.md has the

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
-use super::driver::YIELD_EVERY;
+use super::driver::{BUSY_POLL_ROUNDS, YIELD_EVERY};
 use super::{AcceptOptions, Parts, Runtime, Transport, WebSocket, accept};
 use crate::adapter::{AnswerOptions, IDLE_RELEASE};
 use crate::{
@@ -417,6 +417,20 @@ fn a_busy_polling_connection_reads_again_until_its_budget_runs_out() {
         assert!(poll_once(other.recv()).is_pending());
         input(&mut ws, "shared");
         assert_eq!(dry_poll(&mut ws), 0, "not alone on its thread");
+        // Or goes to wait between two rounds: the polling stops there.
+        input(&mut ws, "alone");
+        assert_eq!(dry_poll(&mut ws), 1);
+        assert_eq!(dry_poll(&mut ws), 1);
+        assert!(poll_once(other.recv()).is_pending());
+        assert_eq!(dry_poll(&mut ws), 0, "another connection waited since");
+        assert_eq!(dry_poll(&mut ws), 0);
+
+        // A clock that stands still ends the polling after so many rounds.
+        input(&mut ws, "stopped clock");
+        for round in 0..BUSY_POLL_ROUNDS {
+            assert_eq!(dry_poll(&mut ws), 1, "round {round}");
+        }
+        assert_eq!(dry_poll(&mut ws), 0, "the rounds are spent");
 
         ws.set_busy_poll(Duration::ZERO);
         input(&mut ws, "alone again");
