@@ -2,35 +2,17 @@
 //! keeps polling for its budget, a round at a time through the scheduler, so the
 //! other tasks of its thread still run and its input is still seen.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::time::timeout;
+use ws_testkit::drive::CountPolls;
 use ws_tokio::{ConnectOptions, Message, ServerOptions, connect};
 
 mod support;
 
 const LIMIT: Duration = Duration::from_secs(20);
-
-/// A future that counts its polls.
-struct Counted<F> {
-    inner: Pin<Box<F>>,
-    polls: Arc<AtomicUsize>,
-}
-
-impl<F: Future> Future for Counted<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.polls.fetch_add(1, Ordering::Relaxed);
-        self.inner.as_mut().poll(cx)
-    }
-}
 
 /// An echo server on a runtime of its own thread, so that the client has its thread
 /// to itself (a connection polls only then).
@@ -71,11 +53,8 @@ fn reader_polls_while_input_is_dry(budget: Duration) -> usize {
                 reader.recv_message().await.unwrap(),
                 Some(Message::from("first"))
             );
-            let polls = Arc::new(AtomicUsize::new(0));
-            let next = tokio::spawn(Counted {
-                inner: Box::pin(async move { reader.recv_message().await }),
-                polls: polls.clone(),
-            });
+            let (next, polls) = CountPolls::new(async move { reader.recv_message().await });
+            let next = tokio::spawn(next);
             // The runtime's only thread: this timer fires only if the reader's rounds
             // hand it back.
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -4,8 +4,10 @@
 //! the same code on either runtime. (`ws-blocking` has its own, over its blocking
 //! socket.)
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 
 use ws_proto::drive::{Transport, WebSocket};
 use ws_proto::{CloseCode, Error, Event};
@@ -71,4 +73,33 @@ pub async fn act_and_receive<T: Transport>(
         }
     }
     Ok(received)
+}
+
+/// A future that counts how many times it was polled: how a test sees a task that
+/// keeps running (busy polling) from one that waits.
+#[derive(Debug)]
+pub struct CountPolls<F> {
+    inner: Pin<Box<F>>,
+    polls: Arc<AtomicUsize>,
+}
+
+impl<F: Future> CountPolls<F> {
+    /// Wraps `inner`; the count is the returned counter's.
+    pub fn new(inner: F) -> (Self, Arc<AtomicUsize>) {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let this = Self {
+            inner: Box::pin(inner),
+            polls: polls.clone(),
+        };
+        (this, polls)
+    }
+}
+
+impl<F: Future> Future for CountPolls<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.polls.fetch_add(1, Ordering::Relaxed);
+        self.inner.as_mut().poll(cx)
+    }
 }
