@@ -348,7 +348,7 @@ impl<T: Transport> Driver<T> {
     /// [`note_wait`] said then). Where other connections wait on the same thread,
     /// the thread has work to go to and their input to wait for: polling one of them
     /// would only delay the others (two that poll see each other's rounds as waits,
-    /// and both stop).
+    /// and both stop). Nor while half a frame is in.
     ///
     /// Waiting hands the thread to the kernel, and on hosts where an idle core halts
     /// (virtual machines especially) waking it again costs tens of microseconds; a
@@ -362,6 +362,12 @@ impl<T: Transport> Driver<T> {
     /// task waits) cannot keep it polling forever.
     fn keep_polling(&mut self, last_round: Option<(u64, usize)>) -> bool {
         if self.busy_poll.is_zero() || !self.eager || self.read_eof || self.transport_closed {
+            return false;
+        }
+        if !self.conn.read_buffer().is_empty() {
+            // Half a frame is in: the rest comes at the sender's pace, and polling
+            // between its pieces measured slower than waiting for them (a 1 MiB
+            // message, 16 in flight on one connection: 0.80 of not polling).
             return false;
         }
         // This round's wait is the first noted since the last round's (both are in

@@ -435,6 +435,20 @@ fn a_busy_polling_connection_reads_again_until_its_budget_runs_out() {
         ws.set_busy_poll(Duration::ZERO);
         input(&mut ws, "alone again");
         assert_eq!(dry_poll(&mut ws), 0, "turned off again");
+
+        // Half a frame in: the rest comes at the sender's pace, and is waited for.
+        ws.set_busy_poll(Duration::from_micros(50));
+        client.send(vec![7u8; 1000]).unwrap();
+        let mut frame = Vec::new();
+        while client.poll_transmit(&mut frame) > 0 {}
+        wire.borrow_mut().input.extend_from_slice(&frame[..500]);
+        assert_eq!(dry_poll(&mut ws), 0, "half a frame is in");
+        wire.borrow_mut().input.extend_from_slice(&frame[500..]);
+        assert!(matches!(
+            poll_once(ws.recv()),
+            Poll::Ready(Ok(Some(Event::Message(_))))
+        ));
+        assert_eq!(dry_poll(&mut ws), 1, "the whole frame is in");
     }
 }
 
