@@ -332,9 +332,10 @@ impl<T: Transport> Driver<T> {
         if self.poll_wakeups(cx) {
             return Poll::Ready(Ok(()));
         }
-        let last_round = self.waited;
+        // Decided before this wait is noted: it looks at the waits since the last.
+        let poll_again = self.keep_polling();
         self.waited = Some(note_wait());
-        if self.keep_polling(last_round) {
+        if poll_again {
             T::Runtime::poll_again(cx);
         }
         Poll::Pending
@@ -344,11 +345,10 @@ impl<T: Transport> Driver<T> {
     /// polling, off unless [`busy_poll`](Self::busy_poll) is set): only until the
     /// input has been dry for `busy_poll`, and only while the connection is
     /// [eager](Self::eager), alone on its thread in effect, and no other connection
-    /// went to wait on the thread since its last round (`last_round`, what
-    /// [`note_wait`] said then). Where other connections wait on the same thread,
-    /// the thread has work to go to and their input to wait for: polling one of them
-    /// would only delay the others (two that poll see each other's rounds as waits,
-    /// and both stop). Nor while half a frame is in.
+    /// went to wait on the thread since its last round. Where other connections
+    /// wait on the same thread, the thread has work to go to and their input to
+    /// wait for: polling one of them would only delay the others (two that poll see
+    /// each other's rounds as waits, and both stop). Nor while half a frame is in.
     ///
     /// Waiting hands the thread to the kernel, and on hosts where an idle core halts
     /// (virtual machines especially) waking it again costs tens of microseconds; a
@@ -360,7 +360,7 @@ impl<T: Transport> Driver<T> {
     /// [`BUSY_POLL_ROUNDS`] rounds, whatever the clock says: a clock that stands
     /// still while the task runs (tokio's paused test clock advances only when every
     /// task waits) cannot keep it polling forever.
-    fn keep_polling(&mut self, last_round: Option<(u64, usize)>) -> bool {
+    fn keep_polling(&mut self) -> bool {
         if self.busy_poll.is_zero() || !self.eager || self.read_eof || self.transport_closed {
             return false;
         }
@@ -370,16 +370,9 @@ impl<T: Transport> Driver<T> {
             // message, 16 in flight on one connection: 0.80 of not polling).
             return false;
         }
-        // This round's wait is the first noted since the last round's (both are in
-        // `waited` while polling; a round of ours then bumped the count by one).
-        let alone = match (self.dry_since, last_round, self.waited) {
-            (None, _, _) => true,
-            (Some(_), Some((before, thread)), Some((after, same))) => {
-                after == before + 1 && thread == same
-            }
-            _ => false,
-        };
-        if !alone {
+        // Polling already: `waited` is the last round's wait, and no other may have
+        // come since.
+        if self.dry_since.is_some() && !self.waited.is_some_and(no_wait_since) {
             self.eager = false;
             return false;
         }
