@@ -234,7 +234,8 @@ pub fn accept<S: Transport>(
 /// error's status (400, 405, 426...), closes the stream cleanly and returns
 /// [`Error::Request`]. `leftover` is whatever that server read past the request's
 /// head (the connection's first bytes). Run your own checks (origin, path,
-/// authentication) first.
+/// authentication) first. The answer is written under the stream's own write
+/// timeout, which stays as it was: set one first if the client may not be reading.
 pub fn accept_parsed<S: Transport, B>(
     mut io: S,
     request: &http::Request<B>,

@@ -314,8 +314,9 @@ impl Transport for MaybeTlsStream {
 ///
 /// The split socket writes through one handle only (the writer's, under the driver's
 /// write lock); the reader's handle only reads, and never waits for the write side:
-/// records the session wants to send while it reads (a TLS 1.3 key update, an alert)
-/// go out with the next write or flush. Nothing holds the session's lock while it
+/// records the session wants to send while it reads (a TLS 1.3 key update) go out
+/// with the next write or flush, and the fatal alert for a record the session refused
+/// goes out at once unless the writer is writing. Nothing holds the session's lock while it
 /// waits on the socket. Records that a write could not send in time (the reader's
 /// answers wait 1 ms at most) are kept, in order, and sent before anything else: a
 /// write that handed its bytes to the session reports them as written, so they are
@@ -341,6 +342,10 @@ impl SharedTls {
 
     /// How long closing the write side waits for the peer to take the last records.
     const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
+
+    /// How long a read that failed on a bad record waits to send the fatal alert: the
+    /// connection is over, and the reader must not hang on a peer that stopped reading.
+    const ALERT_WAIT: Duration = Duration::from_millis(10);
 
     fn new(session: rustls::Connection, sock: TcpStream) -> Self {
         Self {
@@ -416,24 +421,35 @@ impl SharedTls {
 
     fn shutdown(&mut self) -> io::Result<()> {
         self.session().send_close_notify();
-        // Neither half waits here for the other, nor for long on the peer: without
-        // the unsent records' lock (the writer is writing), the TCP end goes out
-        // alone; with it, what is unsent and the close_notify get `SHUTDOWN_WAIT`
-        // (a peer that stopped reading, the reason for an abort, takes nothing).
-        // Every write to the socket happens under that lock, so no other write sees
-        // the timeout.
-        if let Ok(mut unsent) = self.unsent.try_lock() {
-            if self
-                .sock
-                .set_write_timeout(Some(Self::SHUTDOWN_WAIT))
-                .is_ok()
-            {
-                let _ = self.send(&mut unsent);
-                // The end goes out whatever happens to the timeout's reset.
-                let _ = self.sock.set_write_timeout(None);
-            }
-        }
+        // A peer that stopped reading, the reason for an abort, takes nothing: the
+        // close_notify gets `SHUTDOWN_WAIT`, and the TCP end goes out whatever
+        // happens to it.
+        self.send_within(Self::SHUTDOWN_WAIT);
         self.sock.shutdown(Shutdown::Write)
+    }
+
+    /// Sends what is unsent and what the session has queued, waiting `wait` at most,
+    /// without waiting for the other half: while the writer is writing (it holds the
+    /// unsent records' lock), the records go out with its next write instead. Every
+    /// write to the socket happens under that lock, so no other write sees the
+    /// timeout, and the socket's own comes back after.
+    fn send_within(&self, wait: Duration) {
+        let Ok(mut unsent) = self.unsent.try_lock() else {
+            return;
+        };
+        let before = self.sock.write_timeout().unwrap_or(None);
+        if self.sock.set_write_timeout(Some(wait)).is_ok() {
+            let _ = self.send(&mut unsent);
+            let _ = self.sock.set_write_timeout(before);
+        }
+    }
+
+    /// The error for a record the session refused, after a last try at sending the
+    /// fatal alert the session queued for it, so that the peer learns why the
+    /// connection ends (what rustls's own stream does too).
+    fn refused(&self, error: rustls::Error) -> io::Error {
+        self.send_within(Self::ALERT_WAIT);
+        io::Error::new(io::ErrorKind::InvalidData, error)
     }
 
     fn wants_flush(&self) -> bool {
@@ -467,9 +483,10 @@ impl Read for SharedTls {
                     } else {
                         self.end - rest.len()
                     };
-                    session
-                        .process_new_packets()
-                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                    if let Err(e) = session.process_new_packets() {
+                        drop(session);
+                        return Err(self.refused(e));
+                    }
                     continue;
                 }
             }
@@ -483,9 +500,10 @@ impl Read for SharedTls {
                 // `UnexpectedEof`.
                 let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
                 session.read_tls(&mut &[][..])?;
-                session
-                    .process_new_packets()
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                if let Err(e) = session.process_new_packets() {
+                    drop(session);
+                    return Err(self.refused(e));
+                }
             }
         }
     }

@@ -145,3 +145,62 @@ fn a_split_tls_socket_ends_at_close_notify_despite_trailing_bytes() {
     assert_eq!(got, b"bye");
     peer.join().unwrap();
 }
+
+/// A split TLS socket that reads a record its session refuses (here one whose
+/// authentication fails) tells the peer why with the session's fatal alert, as
+/// rustls's own stream does, instead of only dropping the connection.
+#[test]
+fn a_split_tls_socket_sends_the_alert_for_a_record_it_refuses() {
+    use std::io::{Read, Write};
+    use ws_blocking::Transport;
+    use ws_blocking::rustls::{AlertDescription, ServerConnection, StreamOwned};
+
+    let certs = SelfSigned::localhost("ws-blocking-tls-alert");
+    let server_config = certs.server_config();
+    let client_config = certs.client_config();
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let (sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let conn = ServerConnection::new(server_config).unwrap();
+        let mut tls = StreamOwned::new(conn, sock);
+        let mut hello = [0u8; 5];
+        tls.read_exact(&mut hello).unwrap();
+        // An application-data record of the right form whose contents no key made.
+        let mut forged = vec![0x17, 0x03, 0x03, 0x00, 0x20];
+        forged.extend_from_slice(&[0x5a; 0x20]);
+        tls.sock.write_all(&forged).unwrap();
+        let mut buf = [0u8; 16];
+        let error = tls.read(&mut buf).unwrap_err();
+        let got = error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+            .cloned();
+        assert_eq!(
+            got,
+            Some(rustls::Error::AlertReceived(AlertDescription::BadRecordMac)),
+            "{error}"
+        );
+    });
+
+    let sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let name = "localhost".try_into().unwrap();
+    let conn = rustls::ClientConnection::new(client_config, name).unwrap();
+    let mut tls = StreamOwned::new(conn, sock);
+    tls.write_all(b"hello").unwrap();
+    tls.flush().unwrap();
+    let (writer, mut reader) = ws_blocking::MaybeTlsStream::ClientTls(Box::new(tls))
+        .into_pair()
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let error = reader.read(&mut buf).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+    // Both halves stay open until the peer has read what came.
+    peer.join().unwrap();
+    drop((writer, reader));
+}
