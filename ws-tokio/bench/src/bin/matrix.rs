@@ -507,6 +507,70 @@ fn table(o: &Options, results: &BTreeMap<(Cell, String), Vec<f64>>) {
             median(vs_tungstenite)
         );
     }
+    paired(o, results, &peers);
+}
+
+/// Each implementation of ours against the best peer, the ratio taken within each
+/// repetition and the median of those ratios given. The implementations take turns
+/// within a repetition, so its ratios are free of the drift between repetitions,
+/// which on a shared VM moves every library at once (by 20 % within one run on
+/// 2026-12-06); the medians of the rates above mix repetitions and are not.
+fn paired(o: &Options, results: &BTreeMap<(Cell, String), Vec<f64>>, peers: &[&String]) {
+    let ours: Vec<&String> = o.impls.iter().filter(|n| n.starts_with("ours")).collect();
+    if ours.is_empty() || peers.is_empty() || o.reps < 2 {
+        return;
+    }
+    let rates = |cell: Cell, name: &str| {
+        results
+            .get(&(cell, name.to_owned()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    // Per cell and implementation of ours: the median ratio to the best peer, and to
+    // the first peer (tungstenite in every matrix).
+    let ratios = |cell: Cell, name: &str| {
+        let mine = rates(cell, name);
+        let theirs: Vec<Vec<f64>> = peers.iter().map(|p| rates(cell, p)).collect();
+        let (mut best, mut first) = (Vec::new(), Vec::new());
+        for (rep, rate) in mine.iter().enumerate() {
+            let peer = |i: usize| theirs[i].get(rep).copied().unwrap_or(f64::NAN);
+            let top = (0..theirs.len()).map(peer).fold(f64::NAN, f64::max);
+            best.push(rate / top);
+            first.push(rate / peer(0));
+        }
+        (median(best), median(first))
+    };
+    println!(
+        "\nPaired: within each repetition, ours / the best peer in it (median over repetitions)\n"
+    );
+    print!("| size | conns | window |");
+    for name in &ours {
+        print!(" {name} / best peer |");
+    }
+    println!();
+    println!("|{}", "---|".repeat(3 + ours.len()));
+    let mut summary: Vec<(usize, Vec<f64>)> = vec![(0, Vec::new()); ours.len()];
+    for cell @ (size, conns, window) in cells(o) {
+        print!("| {} | {conns} | {window} |", show_size(size));
+        for (name, (ahead, vs_first)) in ours.iter().zip(&mut summary) {
+            let (best, first) = ratios(cell, name);
+            if best >= 0.95 {
+                *ahead += 1;
+            }
+            vs_first.push(first);
+            print!(" {best:.2} |");
+        }
+        println!();
+    }
+    println!();
+    for (name, (ahead, vs_first)) in ours.iter().zip(summary) {
+        println!(
+            "- {name}: at least 0.95 of the best peer in {ahead} of {} cells; median cell, paired, / {}: {:.2}",
+            cells(o).len(),
+            peers[0],
+            median(vs_first)
+        );
+    }
 }
 
 fn memory(o: &Options) {
