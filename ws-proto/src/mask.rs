@@ -29,21 +29,34 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 /// Appends `src` to `dst`, masked with `key` as if `src` started `offset` bytes into
 /// the payload: the copy a client makes of a payload it cannot mask in place.
 ///
-/// Each byte is read once and written masked (after the room for it is zeroed, which
-/// keeps this safe code), rather than copied and then masked where it landed: in the
-/// 1 MiB client cells that was 3-8 % more messages per second (BENCHMARKS.md). It goes
-/// piece by piece so that the zeroed piece is still in the L1 cache when it is
-/// written; one large copy is also what glibc does with `rep movsb`, which on an AMD
-/// EPYC VM moved a 256 KiB write chunk at about 1.3 GB/s.
+/// Each byte is read once and written once, masked. `Vec::extend` from a zip of two
+/// slices knows the exact length, so it writes straight into the reserved room: no
+/// zeroing first, in safe code, and the compiler vectorises the XOR. Against zeroing
+/// 8 KiB pieces and masking into them (the way before), 64 KiB took 1.45 µs instead
+/// of 1.73 µs with the buffer in cache, and 1.69 µs instead of 2.06 µs spread over 64
+/// connections' buffers, as fast as a plain copy (BENCHMARKS.md). Short payloads
+/// keep the zeroed room, which is cheaper than setting up the key block.
 pub fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
-    const PIECE: usize = 8192;
-    dst.reserve(src.len());
-    let mut offset = offset;
-    for piece in src.chunks(PIECE) {
+    /// Below this many bytes, zeroing the room and masking into it is cheaper.
+    const SHORT: usize = 1024;
+    /// How many bytes one step takes: the length of the repeated key.
+    const BLOCK: usize = 256;
+    if src.len() < SHORT {
         let at = dst.len();
-        dst.resize(at + piece.len(), 0);
-        mask_into(&mut dst[at..], piece, key, offset);
-        offset += piece.len();
+        dst.resize(at + src.len(), 0);
+        mask_into(&mut dst[at..], src, key, offset);
+        return;
+    }
+    let (key, _) = aligned_key(key, offset);
+    let mut block = [0u8; BLOCK];
+    for k in block.chunks_exact_mut(4) {
+        k.copy_from_slice(&key);
+    }
+    dst.reserve(src.len());
+    // Each step starts a multiple of four bytes after the one before, so the block
+    // stays lined up with the key.
+    for piece in src.chunks(BLOCK) {
+        dst.extend(piece.iter().zip(&block).map(|(byte, k)| byte ^ k));
     }
 }
 
@@ -137,7 +150,10 @@ mod tests {
     #[test]
     fn extend_masked_matches_copy_then_reference() {
         let mut seed = 7;
-        for len in [0, 1, 3, 7, 8, 9, 15, 2047, 8191, 8192, 8193, 20_003, 70_000] {
+        for len in [
+            0, 1, 3, 7, 8, 9, 15, 255, 256, 257, 1023, 1024, 1025, 1283, 2047, 8191, 8192, 8193,
+            20_003, 70_000,
+        ] {
             let mut src = vec![0u8; len];
             fill(&mut src, &mut seed);
             for offset in 0..4 {
