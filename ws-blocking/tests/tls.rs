@@ -3,7 +3,14 @@
 
 mod support;
 
-use ws_blocking::{CloseCode, ConnectOptions, Error, Message, ServerOptions, connect};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use ws_blocking::rustls::{AlertDescription, ServerConnection, StreamOwned};
+use ws_blocking::{
+    CloseCode, ConnectOptions, Error, MaybeTlsStream, Message, ServerOptions, Transport, connect,
+};
 use ws_testkit::certs::SelfSigned;
 
 #[test]
@@ -94,16 +101,13 @@ fn wss_echo_with_a_self_signed_certificate() {
     assert!(matches!(refused, Err(Error::Io(_))), "{refused:?}");
 }
 
-/// A split TLS socket reads to the end of a peer's stream however it ends: bytes sent
-/// after a close_notify are dropped (the session takes nothing more, and the read
-/// must not go round for ever offering them), and the read answers the end.
-#[test]
-fn a_split_tls_socket_ends_at_close_notify_despite_trailing_bytes() {
-    use std::io::{Read, Write};
-    use ws_blocking::Transport;
-    use ws_blocking::rustls::{ServerConnection, StreamOwned};
-
-    let certs = SelfSigned::localhost("ws-blocking-tls-trailing");
+/// A client TLS session split in two, and the thread of its peer: a rustls server
+/// that reads the client's "hello" and then runs `then` on its stream.
+fn split_client_against(
+    name: &str,
+    then: impl FnOnce(&mut StreamOwned<ServerConnection, TcpStream>) + Send + 'static,
+) -> (MaybeTlsStream, MaybeTlsStream, std::thread::JoinHandle<()>) {
+    let certs = SelfSigned::localhost(name);
     let server_config = certs.server_config();
     let client_config = certs.client_config();
 
@@ -111,10 +115,35 @@ fn a_split_tls_socket_ends_at_close_notify_despite_trailing_bytes() {
     let addr = listener.local_addr().unwrap();
     let peer = std::thread::spawn(move || {
         let (sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         let conn = ServerConnection::new(server_config).unwrap();
         let mut tls = StreamOwned::new(conn, sock);
         let mut hello = [0u8; 5];
         tls.read_exact(&mut hello).unwrap();
+        then(&mut tls);
+    });
+
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let name = "localhost".try_into().unwrap();
+    let conn = rustls::ClientConnection::new(client_config, name).unwrap();
+    let mut tls = StreamOwned::new(conn, sock);
+    tls.write_all(b"hello").unwrap();
+    tls.flush().unwrap();
+    let (writer, reader) = MaybeTlsStream::ClientTls(Box::new(tls))
+        .into_pair()
+        .unwrap();
+    (writer, reader, peer)
+}
+
+/// A split TLS socket reads to the end of a peer's stream however it ends: bytes sent
+/// after a close_notify are dropped (the session takes nothing more, and the read
+/// must not go round for ever offering them), and the read answers the end.
+#[test]
+fn a_split_tls_socket_ends_at_close_notify_despite_trailing_bytes() {
+    let (_writer, mut reader, peer) = split_client_against("ws-blocking-tls-trailing", |tls| {
         tls.write_all(b"bye").unwrap();
         tls.conn.send_close_notify();
         tls.flush().unwrap();
@@ -122,18 +151,6 @@ fn a_split_tls_socket_ends_at_close_notify_despite_trailing_bytes() {
         tls.sock.write_all(&[0x17; 300]).unwrap();
         tls.sock.flush().unwrap();
     });
-
-    let sock = std::net::TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    let name = "localhost".try_into().unwrap();
-    let conn = rustls::ClientConnection::new(client_config, name).unwrap();
-    let mut tls = StreamOwned::new(conn, sock);
-    tls.write_all(b"hello").unwrap();
-    tls.flush().unwrap();
-    let (_writer, mut reader) = ws_blocking::MaybeTlsStream::ClientTls(Box::new(tls))
-        .into_pair()
-        .unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 64];
     loop {
@@ -151,24 +168,7 @@ fn a_split_tls_socket_ends_at_close_notify_despite_trailing_bytes() {
 /// rustls's own stream does, instead of only dropping the connection.
 #[test]
 fn a_split_tls_socket_sends_the_alert_for_a_record_it_refuses() {
-    use std::io::{Read, Write};
-    use ws_blocking::Transport;
-    use ws_blocking::rustls::{AlertDescription, ServerConnection, StreamOwned};
-
-    let certs = SelfSigned::localhost("ws-blocking-tls-alert");
-    let server_config = certs.server_config();
-    let client_config = certs.client_config();
-
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let peer = std::thread::spawn(move || {
-        let (sock, _) = listener.accept().unwrap();
-        sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .unwrap();
-        let conn = ServerConnection::new(server_config).unwrap();
-        let mut tls = StreamOwned::new(conn, sock);
-        let mut hello = [0u8; 5];
-        tls.read_exact(&mut hello).unwrap();
+    let (writer, mut reader, peer) = split_client_against("ws-blocking-tls-alert", |tls| {
         // An application-data record of the right form whose contents no key made.
         let mut forged = vec![0x17, 0x03, 0x03, 0x00, 0x20];
         forged.extend_from_slice(&[0x5a; 0x20]);
@@ -185,18 +185,6 @@ fn a_split_tls_socket_sends_the_alert_for_a_record_it_refuses() {
             "{error}"
         );
     });
-
-    let sock = std::net::TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    let name = "localhost".try_into().unwrap();
-    let conn = rustls::ClientConnection::new(client_config, name).unwrap();
-    let mut tls = StreamOwned::new(conn, sock);
-    tls.write_all(b"hello").unwrap();
-    tls.flush().unwrap();
-    let (writer, mut reader) = ws_blocking::MaybeTlsStream::ClientTls(Box::new(tls))
-        .into_pair()
-        .unwrap();
     let mut buf = [0u8; 64];
     let error = reader.read(&mut buf).unwrap_err();
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
