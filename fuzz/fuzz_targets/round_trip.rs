@@ -1,7 +1,9 @@
 //! Encoding and decoding agree, at three levels.
 //!
 //! - Masking: `apply_mask` equals `apply_mask_reference` on the input at every key
-//!   offset and several alignments, and unmasking in two pieces equals unmasking at once.
+//!   offset and several alignments, and unmasking in two pieces equals unmasking at once;
+//!   `extend_masked` (a client's masked copy, after what the buffer already holds)
+//!   equals copying and then masking with the reference.
 //! - Frames: frames built from the input (any opcode, FIN, RSV bits, payloads up to
 //!   131 KiB) encode, masked or not, into bytes that `Header::decode` reads back to the
 //!   same header, and whose payload unmasks to the original. The same frames sent by a
@@ -15,7 +17,7 @@ use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
 use ws_proto::frame::{Frame, Header, MAX_HEADER_LEN};
-use ws_proto::mask::{apply_mask, apply_mask_reference};
+use ws_proto::mask::{apply_mask, apply_mask_reference, extend_masked};
 use ws_proto::{
     Config, Connection, Entropy, Event, Message, OpCode, Policy, Role, SeededEntropy, UsageError,
 };
@@ -40,6 +42,10 @@ fn masking(data: &[u8]) {
             apply_mask(&mut fast, key, offset);
             apply_mask_reference(&mut slow, key, offset);
             assert_eq!(fast, slow, "offset {offset}, start {start}");
+            let mut copied = data[..start].to_vec();
+            extend_masked(&mut copied, &data[start..], key, offset);
+            assert_eq!(copied[..start], data[..start], "the buffer's head is kept");
+            assert_eq!(copied[start..], slow, "offset {offset}, start {start}");
         }
     }
     // Two pieces, the second one continuing at its offset into the payload.
