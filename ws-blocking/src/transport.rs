@@ -316,8 +316,8 @@ impl Transport for MaybeTlsStream {
 /// write lock); the reader's handle only reads, and never waits for the write side:
 /// records the session wants to send while it reads (a TLS 1.3 key update) go out
 /// with the next write or flush, and the fatal alert for a record the session refused
-/// goes out at once unless the writer is writing. Nothing holds the session's lock while it
-/// waits on the socket. Records that a write could not send in time (the reader's
+/// goes out at once unless the writer is writing. Nothing holds the session's lock
+/// while it waits on the socket. Records that a write could not send in time (the reader's
 /// answers wait 1 ms at most) are kept, in order, and sent before anything else: a
 /// write that handed its bytes to the session reports them as written, so they are
 /// never encrypted twice.
@@ -444,12 +444,17 @@ impl SharedTls {
         }
     }
 
-    /// The error for a record the session refused, after a last try at sending the
-    /// fatal alert the session queued for it, so that the peer learns why the
-    /// connection ends (what rustls's own stream does too).
-    fn refused(&self, error: rustls::Error) -> io::Error {
+    /// Lets the session process what it was given. A record it refuses ends the
+    /// connection: the session's lock is let go, and the fatal alert it queued gets a
+    /// last try at going out, so that the peer learns why (what rustls's own stream
+    /// does too).
+    fn process(&self, mut session: MutexGuard<'_, rustls::Connection>) -> io::Result<()> {
+        let Err(error) = session.process_new_packets() else {
+            return Ok(());
+        };
+        drop(session);
         self.send_within(Self::ALERT_WAIT);
-        io::Error::new(io::ErrorKind::InvalidData, error)
+        Err(io::Error::new(io::ErrorKind::InvalidData, error))
     }
 
     fn wants_flush(&self) -> bool {
@@ -483,10 +488,7 @@ impl Read for SharedTls {
                     } else {
                         self.end - rest.len()
                     };
-                    if let Err(e) = session.process_new_packets() {
-                        drop(session);
-                        return Err(self.refused(e));
-                    }
+                    self.process(session)?;
                     continue;
                 }
             }
@@ -500,10 +502,7 @@ impl Read for SharedTls {
                 // `UnexpectedEof`.
                 let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
                 session.read_tls(&mut &[][..])?;
-                if let Err(e) = session.process_new_packets() {
-                    drop(session);
-                    return Err(self.refused(e));
-                }
+                self.process(session)?;
             }
         }
     }

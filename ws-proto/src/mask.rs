@@ -32,9 +32,9 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 /// Each byte is read once and written once, masked. `Vec::extend` from a zip of two
 /// slices knows the exact length, so it writes straight into the reserved room: no
 /// zeroing first, in safe code, and the compiler vectorises the XOR. Against zeroing
-/// 8 KiB pieces and masking into them (the way before), 64 KiB took 1.45 µs instead
-/// of 1.73 µs with the buffer in cache, and 1.69 µs instead of 2.06 µs spread over 64
-/// connections' buffers, as fast as a plain copy (BENCHMARKS.md). Short payloads
+/// 8 KiB pieces and masking into them (the way before), 64 KiB took 1.56 µs instead
+/// of 1.80 µs in the criterion benchmark, and 1.69 µs instead of 2.06 µs spread over
+/// 64 connections' buffers, as fast as a plain copy (BENCHMARKS.md). Short payloads
 /// keep the zeroed room, which is cheaper than setting up the key block.
 pub fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
     /// Below this many bytes, zeroing the room and masking into it is cheaper.
