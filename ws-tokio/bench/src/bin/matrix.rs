@@ -7,7 +7,7 @@
 //! cargo run --release --bin matrix -- blocking [same options]   # ws-blocking vs tungstenite, servers then clients
 //! cargo run --release --bin matrix -- memory   [--idle 10000]
 //! cargo run --release --bin matrix -- soak     [--soak-conns 1000] [--soak-secs 60] [--soak-size 1k]
-//! cargo run --release --bin matrix -- cpu-servers [matrix options]   # CPU time per message, ours and tungstenite
+//! cargo run --release --bin matrix -- cpu-servers [matrix options]   # CPU time per message, both sides; ours and tungstenite
 //! cargo run --release --bin matrix -- cpu-clients [matrix options]
 //! ```
 //!
@@ -25,8 +25,11 @@
 //! `cpu-servers` and `cpu-clients` run the matrix's cells (by default for ours and
 //! tungstenite only) and report, besides the rate, the CPU time the side under test
 //! spends per message in user space and in the kernel, read from `/proc` over `--secs`
-//! in the middle of each run. BENCHMARKS.md uses them to bound what less work in user
-//! space could still win in a cell.
+//! in the middle of each run, and the CPU time the neutral side (the load generator,
+//! the neutral server) spent per message over the same seconds: a side under test can
+//! be slower by making its peer work harder, as the client's pace of reading can.
+//! BENCHMARKS.md uses them to bound what less work in user space could still win in a
+//! cell.
 //!
 //! Servers run on core 0 and the load (the neutral load generator, or the clients under
 //! test) on core 1, with `taskset` when it is installed. Every cell is measured `reps`
@@ -696,13 +699,16 @@ enum Side {
     Client,
 }
 
-/// One run of [`cpu`]: the rate, and the CPU time per message of the side under test.
+/// One run of [`cpu`]: the rate, the CPU time per message of the side under test, and
+/// that of the neutral side.
 struct CpuRun {
     rate: f64,
     /// Share of one core the side under test kept busy, user and kernel.
     busy: f64,
     user_per_message: f64,
     kernel_per_message: f64,
+    /// The neutral side's user and kernel time together.
+    neutral_per_message: f64,
 }
 
 /// `cpu-servers`, `cpu-clients`: every cell for every implementation, each `reps`
@@ -727,48 +733,54 @@ fn cpu(o: &Options, side: Side) {
     );
     println!(
         "| size | conns | window | implementation | messages/s | core busy | \
-         user time per message | kernel time per message |"
+         user time per message | kernel time per message | neutral side's time per message |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for cell @ (size, conns, window) in cells(o) {
         for name in &o.impls {
             let mut runs = Vec::new();
             for rep in 0..o.reps {
-                // The server's CPU time, or the client's own (`None`: the load).
-                let (mut load, measured) = match &neutral {
+                // The load is the neutral side (under a server) or the client under
+                // test (against the neutral server).
+                let (mut load, server) = match &neutral {
                     None => {
                         let server = server_of(&running, name);
-                        (echo_load(&server.addr), Some(server.pid()))
+                        (echo_load(&server.addr), server.pid())
                     }
-                    Some(neutral) => (client_load(name, &format!("ws://{}/", neutral.addr)), None),
+                    Some(neutral) => (
+                        client_load(name, &format!("ws://{}/", neutral.addr)),
+                        neutral.pid(),
+                    ),
                 };
                 load.arg(size.to_string())
                     .arg(conns.to_string())
                     .arg(window.to_string());
-                let Some(run) = measure_cpu(load, measured, warmup, secs) else {
+                let Some(run) = measure_cpu(load, side, server, warmup, secs) else {
                     FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
                     eprintln!("rep {rep} {cell:?} {name}: failed");
                     continue;
                 };
                 eprintln!(
                     "rep {rep} {} x{conns} w{window} {name}: {:.0} msg/s, busy {:.0} %, \
-                     user {:.1} us, kernel {:.1} us per message",
+                     user {:.1} us, kernel {:.1} us per message; neutral side {:.1} us",
                     show_size(size),
                     run.rate,
                     100.0 * run.busy,
                     1e6 * run.user_per_message,
-                    1e6 * run.kernel_per_message
+                    1e6 * run.kernel_per_message,
+                    1e6 * run.neutral_per_message
                 );
                 runs.push(run);
             }
             let med = |f: fn(&CpuRun) -> f64| median(runs.iter().map(f).collect());
             println!(
-                "| {} | {conns} | {window} | {name} | {:.0} | {:.0} % | {} | {} |",
+                "| {} | {conns} | {window} | {name} | {:.0} | {:.0} % | {} | {} | {} |",
                 show_size(size),
                 med(|r| r.rate),
                 100.0 * med(|r| r.busy),
                 micros(med(|r| r.user_per_message)),
                 micros(med(|r| r.kernel_per_message)),
+                micros(med(|r| r.neutral_per_message)),
             );
         }
     }
@@ -785,23 +797,40 @@ fn micros(seconds: f64) -> String {
 }
 
 /// Runs `load` (missing only WARMUP SECS) for `secs` + 1 seconds after its warm-up,
-/// and reads the CPU time of `measured` (the load itself when `None`) over `secs` of
-/// them, starting 0.1 s into the measured part: the figures are of steady state, not
-/// of connecting or of the last messages draining.
-fn measure_cpu(mut load: Command, measured: Option<u32>, warmup: f64, secs: f64) -> Option<CpuRun> {
+/// and reads the CPU time of the side under test (on `side`: the process `server`, or
+/// the load itself) and of the other, neutral, side over `secs` of them, starting
+/// 0.1 s into the measured part: the figures are of steady state, not of connecting or
+/// of the last messages draining.
+fn measure_cpu(
+    mut load: Command,
+    side: Side,
+    server: u32,
+    warmup: f64,
+    secs: f64,
+) -> Option<CpuRun> {
     load.arg(warmup.to_string())
         .arg((secs + 1.0).to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     let child = load.spawn().expect("start the load");
-    let pid = measured.unwrap_or(child.id());
+    let (measured, other) = match side {
+        Side::Server => (server, child.id()),
+        Side::Client => (child.id(), server),
+    };
     std::thread::sleep(Duration::from_secs_f64(warmup + 0.1));
-    let before = ws_bench::cpu_time_of(pid);
+    let before = (
+        ws_bench::cpu_time_of(measured),
+        ws_bench::cpu_time_of(other),
+    );
     std::thread::sleep(Duration::from_secs_f64(secs));
-    let after = ws_bench::cpu_time_of(pid);
+    let after = (
+        ws_bench::cpu_time_of(measured),
+        ws_bench::cpu_time_of(other),
+    );
     let out = child.wait_with_output().expect("the load's output");
     let rate: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
-    let ((u0, k0), (u1, k1)) = (before.ok()?, after.ok()?);
+    let ((u0, k0), (u1, k1)) = (before.0.ok()?, after.0.ok()?);
+    let ((nu0, nk0), (nu1, nk1)) = (before.1.ok()?, after.1.ok()?);
     if !out.status.success() || rate <= 0.0 {
         return None;
     }
@@ -811,5 +840,6 @@ fn measure_cpu(mut load: Command, measured: Option<u32>, warmup: f64, secs: f64)
         busy: (u1 - u0 + k1 - k0) / secs,
         user_per_message: (u1 - u0) / messages,
         kernel_per_message: (k1 - k0) / messages,
+        neutral_per_message: (nu1 - nu0 + nk1 - nk0) / messages,
     })
 }
