@@ -52,12 +52,15 @@ pub struct Config {
     /// How many bytes [`Connection::poll_transmit`](crate::Connection::poll_transmit)
     /// appends at most per call (at least one whole control frame is always written).
     /// Large messages are encoded piece by piece, so the caller's output buffer stays
-    /// this size whatever the message size. 256 KiB by default: in the client
-    /// benchmarks (masked 64 KiB and 1 MiB messages, tokio and blocking), it took
-    /// 1.4-1.5 times the messages per second of 64 KiB pieces, with a quarter of the
-    /// write calls (BENCHMARKS.md). Payloads an
-    /// [`OutputBuffer`](crate::OutputBuffer) references are not copied and not bounded
-    /// by it.
+    /// this size whatever the message size. 1 MiB by default: in the client
+    /// benchmarks (masked 64 KiB and 1 MiB messages, tokio and blocking), 256 KiB
+    /// pieces took 1.4-1.5 times the messages per second of 64 KiB ones, and 1 MiB
+    /// pieces 1.2-1.3 times those of 256 KiB at 1 MiB × 1 connection × 1 in flight,
+    /// where a message then goes out in one write and its echo comes back in fewer
+    /// pieces (BENCHMARKS.md). Only a client's masked copies and small frames are
+    /// bounded by it: payloads an [`OutputBuffer`](crate::OutputBuffer) references are
+    /// not copied and not bounded by it, and the buffer is given back when the
+    /// connection goes idle.
     pub write_chunk_size: usize,
     /// Keepalive pings; off by default.
     pub keepalive: Option<KeepAlive>,
@@ -78,7 +81,7 @@ impl Default for Config {
             max_frame_size: 16 << 20,
             max_message_size: 16 << 20,
             fragment_size: None,
-            write_chunk_size: 256 << 10,
+            write_chunk_size: 1 << 20,
             keepalive: None,
             close_timeout: Duration::from_secs(5),
             #[cfg(feature = "deflate")]
