@@ -57,10 +57,11 @@ pub struct Config {
     /// pieces took 1.4-1.5 times the messages per second of 64 KiB ones, and 1 MiB
     /// pieces 1.2-1.3 times those of 256 KiB at 1 MiB × 1 connection × 1 in flight,
     /// where a message then goes out in one write and its echo comes back in fewer
-    /// pieces (BENCHMARKS.md). Only a client's masked copies and small frames are
-    /// bounded by it: payloads an [`OutputBuffer`](crate::OutputBuffer) references are
-    /// not copied and not bounded by it, and the buffer is given back when the
-    /// connection goes idle.
+    /// pieces (BENCHMARKS.md). With
+    /// [`poll_transmit_into`](crate::Connection::poll_transmit_into), as the adapters
+    /// write, payloads the [`OutputBuffer`](crate::OutputBuffer) references are not
+    /// copied and not bounded by it, so the chunk bounds a client's masked copies and
+    /// small frames; the adapters give the buffer back when the connection goes idle.
     pub write_chunk_size: usize,
     /// Keepalive pings; off by default.
     pub keepalive: Option<KeepAlive>,
