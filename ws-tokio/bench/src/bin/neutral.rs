@@ -47,10 +47,14 @@ async fn echo(mut stream: TcpStream) -> io::Result<()> {
     });
     let mut splitter = FrameSplitter::default();
     let mut buf = vec![0u8; 256 * 1024];
-    let mut pending = leftover;
+    // The splitter carries partial headers across reads itself, so each read is
+    // split straight from `buf`: one copy of the payload in user space, into `out`.
+    let mut n = leftover.len();
+    buf.resize(buf.len().max(n), 0);
+    buf[..n].copy_from_slice(&leftover);
     loop {
-        let mut out = Vec::with_capacity(pending.len() + 64);
-        splitter.feed(&pending, |piece| match piece {
+        let mut out = Vec::with_capacity(n + 64);
+        splitter.feed(&buf[..n], |piece| match piece {
             Piece::Header(h) => h.unmasked_bytes(&mut out),
             Piece::Payload(bytes) => out.extend_from_slice(bytes),
             Piece::End(_) => {}
@@ -58,11 +62,9 @@ async fn echo(mut stream: TcpStream) -> io::Result<()> {
         if !out.is_empty() && tx.send(out).is_err() {
             return Ok(());
         }
-        let n = rd.read(&mut buf).await?;
+        n = rd.read(&mut buf).await?;
         if n == 0 {
             return Ok(());
         }
-        pending.clear();
-        pending.extend_from_slice(&buf[..n]);
     }
 }
