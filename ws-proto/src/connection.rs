@@ -83,6 +83,11 @@ fn read_limit(read_size: usize) -> usize {
     read_size.max(MAX_READ_SIZE)
 }
 
+/// From how many bytes held on a move the read buffer reserves room for several reads
+/// instead of one ([`Connection::read_buffer_for`]): below it, moving is cheap, and a
+/// connection of small messages keeps a small buffer.
+const LARGE_CUT: usize = 16 * 1024;
+
 /// The least room [`Connection::read_with`] zeroes for a read: it starts there and
 /// grows while reads fill it.
 const MIN_READ_ROOM: usize = 4096;
@@ -390,6 +395,13 @@ impl Connection {
     /// limit is the larger of `read_size` and [`MAX_READ_SIZE`], the same as
     /// [`read_with`](Self::read_with) keeps to.
     ///
+    /// When making that room would move 16 KiB or more of a frame cut by the last
+    /// read's end (to the buffer's front, or into a new buffer), the room reserved is
+    /// at least the limit: several reads then fit before the next move, instead of
+    /// one, which moved a nearly whole message per message when messages were close to
+    /// the read size. A connection busy with such messages so holds a few hundred KiB
+    /// (given back when it is idle, as any read buffer), not about two messages.
+    ///
     /// Near the end of a payload larger than `read_size` whose rest the buffer already
     /// has room for, no more room is asked for: topping it up to `read_size` would
     /// regrow the whole buffer (bytes doubles it) for the bytes past the frame's end,
@@ -401,7 +413,8 @@ impl Connection {
             let rest = self.payload_rest();
             let spare = self.rbuf.capacity() - self.rbuf.len();
             if rest <= MAX_RESERVE_AHEAD {
-                self.rbuf.reserve(read_size.max(rest));
+                let wanted = self.room_to_reserve(read_size.max(rest), read_size);
+                self.rbuf.reserve(wanted);
             } else if spare < read_limit(read_size) {
                 // Beyond 1 MiB, room for as much again as has arrived, once a read
                 // would not have its full room: the buffer doubles as bytes come.
@@ -410,6 +423,22 @@ impl Connection {
             }
         }
         (&mut self.rbuf, read_limit(read_size))
+    }
+
+    /// How much room to reserve when a read wants `wanted` bytes of it. When the buffer
+    /// has less, reserving moves what it holds to its front (or into a new buffer);
+    /// when that is a large piece of a frame cut by the last read's end, the room asked
+    /// for is at least the read limit, so that several reads, and several frames, fit
+    /// before the next move. Room for one read only kept the buffer at about two
+    /// frames of 64 KiB, and each read then ended a frame into the next: a nearly whole
+    /// message moved for every message (BENCHMARKS.md, "2026-12-06 evening").
+    fn room_to_reserve(&self, wanted: usize, read_size: usize) -> usize {
+        let held = self.rbuf.len();
+        if held >= LARGE_CUT && self.rbuf.capacity() - held < wanted {
+            wanted.max(read_limit(read_size))
+        } else {
+            wanted
+        }
     }
 
     /// Inside a frame whose payload is larger than `read_size` and still arriving, the
@@ -463,7 +492,8 @@ impl Connection {
     /// tungstenite per 1 MiB message: BENCHMARKS.md; a read size set larger is kept,
     /// as for a read into spare capacity). At the end of a payload larger than
     /// `read_size`, when the buffer already has room for its rest, the room is what
-    /// the buffer has, as in [`read_buffer_for`](Self::read_buffer_for).
+    /// the buffer has, as in [`read_buffer_for`](Self::read_buffer_for). Room that
+    /// would move a large piece of a cut frame is reserved for several reads, as there.
     pub fn read_with<E>(
         &mut self,
         read_size: usize,
@@ -479,6 +509,8 @@ impl Connection {
             // reason to regrow the buffer.
             room = room.min(self.rbuf.capacity() - start);
         }
+        let wanted = self.room_to_reserve(room, read_size);
+        self.rbuf.reserve(wanted);
         self.rbuf.resize(start + room, 0);
         let result = read(&mut self.rbuf[start..]);
         let n = match &result {
