@@ -456,7 +456,7 @@ fn read_like_a_driver_counting_moves(
     (most, messages, moved)
 }
 
-/// A stream of messages a little smaller than the read size, read as fast as the
+/// A stream of messages of the read size (64 KiB), read as fast as the
 /// socket fills the room: the bytes of a message cut by a read's end must move to the
 /// buffer's front (or to a new buffer) for the rest to land after them, but not for
 /// every message. A buffer of about two messages moved a nearly whole 64 KiB message
