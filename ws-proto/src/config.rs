@@ -50,7 +50,9 @@ pub struct Config {
     /// sends each message as one frame.
     pub fragment_size: Option<usize>,
     /// How many bytes [`Connection::poll_transmit`](crate::Connection::poll_transmit)
-    /// appends at most per call (at least one whole control frame is always written).
+    /// appends at most per call (at least one whole control frame is always written,
+    /// and a payload whose rest is within an eighth of the chunk is finished in it, so
+    /// the peer does not wait for a last sliver in a write of its own).
     /// Large messages are encoded piece by piece, so the caller's output buffer stays
     /// this size whatever the message size. 1 MiB by default: in the client
     /// benchmarks (masked 64 KiB and 1 MiB messages, tokio and blocking), 256 KiB

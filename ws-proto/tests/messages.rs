@@ -389,17 +389,47 @@ fn a_failed_write_drops_the_output_and_refuses_later_sends() {
 #[test]
 fn buffered_amount_counts_queued_payload() {
     let mut c = Connection::new(Role::Server, Config::default(), support::t0());
-    // Larger than one write chunk, so the first transmit leaves some of it queued.
-    let big = c.config().write_chunk_size + 50_000;
+    // Larger than a write chunk and the eighth a payload may go past it, so the first
+    // transmit leaves some of it queued.
+    let chunk = c.config().write_chunk_size;
+    let big = chunk + chunk / 8 + 50_000;
     c.send(vec![0u8; big]).unwrap();
     c.send("abc").unwrap();
     assert_eq!(c.buffered_amount(), big + 3);
     let mut out = Vec::new();
     let n = c.poll_transmit(&mut out);
-    assert!(n <= c.config().write_chunk_size + 14, "{n}");
+    assert!(n <= chunk + 14, "{n}");
     assert_eq!(c.buffered_amount(), big + 3 - (n - 10));
     let _ = take_output(&mut c);
     assert_eq!(c.buffered_amount(), 0);
+}
+
+#[test]
+fn a_payload_just_past_the_write_chunk_goes_out_in_one_call() {
+    let now = support::t0();
+    let config = Config::default();
+    let chunk = config.write_chunk_size;
+    let mut client =
+        Connection::with_entropy(Role::Client, config, now, Box::new(SeededEntropy::new(1)));
+    let mut calls = |len: usize| {
+        client.send(vec![3u8; len]).unwrap();
+        let mut sizes = Vec::new();
+        let mut out = Vec::new();
+        loop {
+            match client.poll_transmit(&mut out) {
+                0 => break,
+                n => sizes.push(n),
+            }
+        }
+        sizes
+    };
+    // A payload of exactly the chunk, with its header: one call, not the chunk and
+    // then the payload's last bytes on their own.
+    assert_eq!(calls(chunk), [chunk + 14]);
+    // Up to an eighth past the chunk, header included.
+    assert_eq!(calls(chunk + chunk / 8 - 14), [chunk + chunk / 8]);
+    // Past that, the chunk bounds the call as before.
+    assert_eq!(calls(chunk + chunk / 8 - 13), [chunk, chunk / 8 + 1]);
 }
 
 #[test]
