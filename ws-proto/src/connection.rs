@@ -1223,7 +1223,7 @@ impl Connection {
                 let left = enc.payload.len() - enc.written;
                 let n = if enc.mask.is_none() && out.shares(left) {
                     left
-                } else if left <= room + budget / 8 {
+                } else if left <= room.saturating_add(budget / 8) {
                     // Finish the payload rather than leave a sliver of it for a write
                     // of its own, which the peer, holding all the rest, would wait
                     // for: a 1 MiB message with its header was 1 MiB and then 14

@@ -430,6 +430,18 @@ fn a_payload_just_past_the_write_chunk_goes_out_in_one_call() {
     assert_eq!(calls(chunk + chunk / 8 - 14), [chunk + chunk / 8]);
     // Past that, the chunk bounds the call as before.
     assert_eq!(calls(chunk + chunk / 8 - 13), [chunk, chunk / 8 + 1]);
+
+    // A chunk as large as can be (no bound) is no overflow.
+    let config = Config {
+        write_chunk_size: usize::MAX,
+        ..Config::default()
+    };
+    let mut client =
+        Connection::with_entropy(Role::Client, config, now, Box::new(SeededEntropy::new(2)));
+    client.send(vec![3u8; 300]).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(client.poll_transmit(&mut out), 308);
+    assert_eq!(client.poll_transmit(&mut out), 0);
 }
 
 #[test]
