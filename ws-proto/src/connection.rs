@@ -1187,8 +1187,9 @@ impl Connection {
     /// Appends bytes to write to the transport to `out` and returns how many. Call it
     /// until it returns 0, after draining [`poll_event`](Self::poll_event) (which is
     /// what decodes input, and so queues the answers to pings and closes); each call
-    /// appends about [`Config::write_chunk_size`] bytes at most: it may go an eighth
-    /// past the chunk to finish a payload, and a header or a control frame past that.
+    /// appends about [`Config::write_chunk_size`] bytes at most: a header or a control
+    /// frame may end past the chunk, and a payload whose rest is within an eighth of it
+    /// is finished.
     ///
     /// Every byte is copied into `out`; [`poll_transmit_into`](Self::poll_transmit_into)
     /// spares the copy of large unmasked payloads.
@@ -1227,7 +1228,8 @@ impl Connection {
                     // Finish the payload rather than leave a sliver of it for a write
                     // of its own, which the peer, holding all the rest, would wait
                     // for: a 1 MiB message with its header was 1 MiB and then 14
-                    // bytes, at 0.5-0.7 times the messages per second (BENCHMARKS.md).
+                    // bytes, at about two thirds of the messages per second
+                    // (BENCHMARKS.md).
                     left
                 } else {
                     room.min(left)
