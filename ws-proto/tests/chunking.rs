@@ -393,6 +393,63 @@ fn both_ways_of_reading_keep_to_the_same_limit() {
     }
 }
 
+/// Once the last message read has been dropped, the next read goes to the front of
+/// the read buffer's memory again, both ways of reading, not after where that message
+/// ended: a 4 MiB echo otherwise started each message in the buffer's last 256 KiB,
+/// then moved what it had read to the front when the header asked for room, and read
+/// the rest at about half the speed (BENCHMARKS.md). While the message is held, the
+/// next read keeps clear of it.
+#[test]
+fn a_drained_read_buffer_starts_again_at_its_front() {
+    let now = support::t0();
+    let wire = masked(&Frame::binary(vec![4u8; 1000]));
+    for zeroed in [false, true] {
+        // The room the next read is given: where it starts, and how much there is.
+        let next_room = |conn: &mut Connection| {
+            if zeroed {
+                let mut seen = (0, 0);
+                conn.read_with(64 << 10, now, |room| {
+                    seen = (room.as_ptr() as usize, room.len());
+                    Ok::<usize, ()>(0)
+                })
+                .unwrap();
+                seen
+            } else {
+                let (buf, _) = conn.read_buffer_for(64 << 10);
+                (buf.as_ptr() as usize, buf.capacity())
+            }
+        };
+        for hold in [false, true] {
+            let mut conn = Connection::new(Role::Server, Config::default(), now);
+            // Room for far more than a read: the message leaves most of it after
+            // itself, as a 4 MiB message leaves 256 KiB of a buffer grown for it.
+            conn.read_buffer().reserve(1 << 20);
+            let front = conn.read_buffer().as_ptr() as usize;
+            let capacity = conn.read_buffer().capacity();
+            conn.read_buffer().extend_from_slice(&wire);
+            conn.handle_read(now);
+            let events = take_events(&mut conn);
+            assert!(matches!(&events[..], [Event::Message(_)]), "{events:?}");
+            if !hold {
+                drop(events);
+                let (at, _) = next_room(&mut conn);
+                assert_eq!(at, front, "zeroed: {zeroed}");
+                assert_eq!(conn.read_buffer().capacity(), capacity, "zeroed: {zeroed}");
+            } else {
+                let (at, len) = next_room(&mut conn);
+                assert!(
+                    at >= front + wire.len() || at + len <= front,
+                    "zeroed: {zeroed}"
+                );
+                let [Event::Message(message)] = &events[..] else {
+                    unreachable!()
+                };
+                assert_eq!(message.as_bytes(), &[4u8; 1000][..]);
+            }
+        }
+    }
+}
+
 /// Reads `wire` into a connection the way the drive loop does: into the spare capacity
 /// `read_buffer_for` leaves (or, with `zeroed`, into `read_with`'s room), each read
 /// taking the next of `pieces` bytes (what the socket has) or the room, whichever is
