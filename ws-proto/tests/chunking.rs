@@ -393,16 +393,16 @@ fn both_ways_of_reading_keep_to_the_same_limit() {
     }
 }
 
-/// Once the last message read has been dropped, the next read goes to the front of
-/// the read buffer's memory again, both ways of reading, not after where that message
-/// ended: a 4 MiB echo otherwise started each message in the buffer's last 256 KiB,
-/// then moved what it had read to the front when the header asked for room, and read
-/// the rest at about half the speed (BENCHMARKS.md). While the message is held, the
-/// next read keeps clear of it.
+/// Once the last message read has been dropped, and the room left after it is less
+/// than its size, the next read goes to the front of the read buffer's memory again,
+/// both ways of reading: a 4 MiB echo otherwise started each message in the buffer's
+/// last 256 KiB, then moved what it had read to the front when the header asked for
+/// room, and read the rest at about half the speed (BENCHMARKS.md). With room enough
+/// left, reading goes on after it; while the message is held, the next read keeps
+/// clear of it.
 #[test]
 fn a_drained_read_buffer_starts_again_at_its_front() {
     let now = support::t0();
-    let wire = masked(&Frame::binary(vec![4u8; 1000]));
     for zeroed in [false, true] {
         // The room the next read is given: where it starts, and how much there is.
         let next_room = |conn: &mut Connection| {
@@ -419,32 +419,35 @@ fn a_drained_read_buffer_starts_again_at_its_front() {
                 (buf.as_ptr() as usize, buf.capacity())
             }
         };
-        for hold in [false, true] {
+        for (size, hold) in [(600 << 10, false), (1000, false), (600 << 10, true)] {
+            let wire = masked(&Frame::binary(vec![4u8; size]));
             let mut conn = Connection::new(Role::Server, Config::default(), now);
-            // Room for far more than a read: the message leaves most of it after
-            // itself, as a 4 MiB message leaves 256 KiB of a buffer grown for it.
+            // 1 MiB of room: a message of 600 KiB leaves less than itself after it,
+            // one of 1000 bytes far more.
             conn.read_buffer().reserve(1 << 20);
             let front = conn.read_buffer().as_ptr() as usize;
             let capacity = conn.read_buffer().capacity();
             conn.read_buffer().extend_from_slice(&wire);
             conn.handle_read(now);
             let events = take_events(&mut conn);
-            assert!(matches!(&events[..], [Event::Message(_)]), "{events:?}");
-            if !hold {
-                drop(events);
-                let (at, _) = next_room(&mut conn);
-                assert_eq!(at, front, "zeroed: {zeroed}");
-                assert_eq!(conn.read_buffer().capacity(), capacity, "zeroed: {zeroed}");
-            } else {
+            assert!(matches!(&events[..], [Event::Message(_)]), "{size}");
+            let what = format!("size {size}, zeroed {zeroed}, held {hold}");
+            if hold {
                 let (at, len) = next_room(&mut conn);
-                assert!(
-                    at >= front + wire.len() || at + len <= front,
-                    "zeroed: {zeroed}"
-                );
+                assert!(at >= front + wire.len() || at + len <= front, "{what}");
                 let [Event::Message(message)] = &events[..] else {
                     unreachable!()
                 };
-                assert_eq!(message.as_bytes(), &[4u8; 1000][..]);
+                assert_eq!(message.as_bytes(), &vec![4u8; size][..], "{what}");
+                continue;
+            }
+            drop(events);
+            let (at, _) = next_room(&mut conn);
+            if size > 1 << 19 {
+                assert_eq!(at, front, "{what}");
+                assert_eq!(conn.read_buffer().capacity(), capacity, "{what}");
+            } else {
+                assert_eq!(at, front + wire.len(), "{what}");
             }
         }
     }
