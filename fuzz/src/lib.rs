@@ -550,10 +550,13 @@ pub fn decode_headers(data: &[u8]) {
 /// bit 3: the raw policy; bit 4: a 1-byte write chunk; bit 5: tiny size limits), the
 /// size bytes, then the peer's bytes.
 ///
-/// Three connections read the same bytes: one in pieces, drained after each; one all at
-/// once; one in pieces, drained only at the end. Their events must be the same ("any
+/// Four connections read the same bytes: one in pieces, drained after each; one all at
+/// once; one in pieces, drained only at the end; and one in pieces read the way the
+/// drive loops read, straight into the read buffer (`read_buffer_for` and `read_with`
+/// in turn, with a small read size, so that its room, its moves and its restarts at the
+/// front come into play), drained after each. Their events must be the same ("any
 /// split of the input gives the same events and output"), and so must the output of
-/// the last two, which saw the same steps between two drains.
+/// the two drained only at the end, which saw the same steps between two drains.
 pub fn frame_decoder(role: Role, data: &[u8]) {
     decode_headers(data);
     let mut r = Reader::new(data);
@@ -577,12 +580,16 @@ pub fn frame_decoder(role: Role, data: &[u8]) {
 
     let mut piecewise = Driver::new(role, config.clone(), now);
     let mut whole = Driver::new(role, config.clone(), now);
-    let mut lazy = Driver::new(role, config, now);
-    for piece in Chunks::new(sizes, input) {
+    let mut lazy = Driver::new(role, config.clone(), now);
+    let mut direct = Driver::new(role, config, now);
+    for (i, piece) in Chunks::new(sizes, input).enumerate() {
         piecewise.conn.handle_input(piece, now);
         piecewise.allow_answers(piece.len());
         piecewise.drain();
         lazy.conn.handle_input(piece, now);
+        read_directly(&mut direct.conn, piece, i % 2 == 1, now);
+        direct.allow_answers(piece.len());
+        direct.drain();
     }
     whole.conn.handle_input(input, now);
     whole.allow_answers(input.len());
@@ -591,13 +598,44 @@ pub fn frame_decoder(role: Role, data: &[u8]) {
     lazy.drain();
     assert_eq!(piecewise.events, whole.events, "events depend on the split");
     assert_eq!(lazy.events, whole.events, "events depend on the split");
+    assert_eq!(
+        direct.events, whole.events,
+        "events depend on the way of reading"
+    );
     assert_eq!(lazy.out, whole.out, "output depends on the split");
 
-    for d in [&mut piecewise, &mut whole, &mut lazy] {
+    for d in [&mut piecewise, &mut whole, &mut lazy, &mut direct] {
         d.finish(now);
     }
     assert_eq!(piecewise.events, whole.events);
     assert_eq!(lazy.events, whole.events);
+    assert_eq!(direct.events, whole.events);
+}
+
+/// Reads `bytes` into `conn` the way a drive loop does: into the spare capacity
+/// `read_buffer_for` leaves, or with `zeroed` into the room `read_with` zeroes, as
+/// many reads as the rooms take, each as much as its room and `bytes` allow. The read
+/// size is small (64 bytes), so that fuzzer-sized frames are larger than it.
+fn read_directly(conn: &mut Connection, mut bytes: &[u8], zeroed: bool, now: Instant) {
+    const READ_SIZE: usize = 64;
+    while !bytes.is_empty() {
+        let n = if zeroed {
+            conn.read_with(READ_SIZE, now, |room| {
+                let n = room.len().min(bytes.len());
+                room[..n].copy_from_slice(&bytes[..n]);
+                Ok::<usize, ()>(n)
+            })
+            .unwrap_or(0)
+        } else {
+            let (buf, max) = conn.read_buffer_for(READ_SIZE);
+            let n = (buf.capacity() - buf.len()).min(max).min(bytes.len());
+            buf.extend_from_slice(&bytes[..n]);
+            conn.handle_read(now);
+            n
+        };
+        assert!(n > 0, "a read was given no room");
+        bytes = &bytes[n..];
+    }
 }
 
 /// The connection targets: a whole connection driven by a small language.

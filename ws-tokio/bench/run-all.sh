@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every side-by-side benchmark and writes the Markdown tables to results.md
-# (52 minutes at the defaults on a 2-core machine; 39 with --reps 2 --secs 1). Pass options through to `matrix`, e.g.
+# (about 62 minutes at the defaults on a 2-core machine). Pass options through to `matrix`, e.g.
 #   ./run-all.sh --reps 1 --secs 0.5      # a quick look
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,6 +12,9 @@ out=results.md
     $B/matrix servers "$@"
     $B/matrix clients "$@"
     $B/matrix blocking "$@"
+    # Beyond the issue's matrix, which stops at 1 MiB: 4 MiB messages.
+    $B/matrix servers "$@" --sizes 4m --conns 1,64 --windows 1
+    $B/matrix clients "$@" --sizes 4m --conns 1,64 --windows 1
     $B/matrix memory --idle 10000
     # Two descriptors per connection (see ws-blocking's `max_connections`): 9 000 fit
     # the 20 000 this VM allows a process; 10 000 would not.
