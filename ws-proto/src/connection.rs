@@ -412,6 +412,11 @@ impl Connection {
     /// and the next message would land in the other half. A 1 MiB payload kept a
     /// 2 MiB buffer so, read half in one half and half in the other (BENCHMARKS.md,
     /// "2026-12-05").
+    ///
+    /// Between frames, an empty buffer with less room left than the last frame's
+    /// payload starts again at the front of its memory once no message holds it, so
+    /// that a frame as large as the last is not moved there mid-frame (both ways of
+    /// reading; BENCHMARKS.md, "2026-12-07").
     pub fn read_buffer_for(&mut self, read_size: usize) -> (&mut BytesMut, usize) {
         self.restart_buffer();
         if !self.large_payload_fits(read_size) {
@@ -512,7 +517,8 @@ impl Connection {
     /// as for a read into spare capacity). At the end of a payload larger than
     /// `read_size`, when the buffer already has room for its rest, the room is what
     /// the buffer has, as in [`read_buffer_for`](Self::read_buffer_for). Room that
-    /// would move a large piece of a cut frame is reserved for several reads, as there.
+    /// would move a large piece of a cut frame is reserved for several reads, as there,
+    /// and an empty buffer starts again at its front on the same terms.
     pub fn read_with<E>(
         &mut self,
         read_size: usize,
