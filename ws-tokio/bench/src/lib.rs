@@ -256,14 +256,40 @@ pub async fn raw_server_handshake(stream: &mut TcpStream) -> io::Result<Vec<u8>>
     }
 }
 
-/// Waits `warmup`, counts how far `counter` moves over `secs`, prints that as a rate
-/// (per second) and ends the process: the end of every measuring binary.
+/// Connections whose opening handshake is done, in a measuring binary: [`report_rate`]
+/// starts its warm-up only once all are open.
+pub static CONNECTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts one more connection open (see [`CONNECTED`]).
+pub fn connected() {
+    CONNECTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Waits until `conns` connections are open (at most a minute), then `warmup`, counts
+/// how far `counter` moves over `secs`, prints that as a rate (per second) and ends the
+/// process: the end of every measuring binary.
+///
+/// Waiting for the handshakes keeps them out of the figure: with 1 000 connections a
+/// slow handshake path could otherwise still be opening connections when counting
+/// starts, and be measured on fewer of them than asked.
 pub async fn report_rate(
     counter: &std::sync::atomic::AtomicU64,
+    conns: usize,
     warmup: Duration,
     secs: Duration,
 ) -> ! {
     use std::sync::atomic::Ordering;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while CONNECTED.load(Ordering::Relaxed) < conns {
+        if tokio::time::Instant::now() > deadline {
+            eprintln!(
+                "only {} of {conns} connections opened in a minute",
+                CONNECTED.load(Ordering::Relaxed)
+            );
+            std::process::exit(1);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     tokio::time::sleep(warmup).await;
     let start = counter.load(Ordering::Relaxed);
     let t0 = tokio::time::Instant::now();

@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Each connection sends WINDOW binary messages, then one more for every echo it
-//! receives. Prints the messages per second echoed over SECS, after WARMUP_SECS.
+//! receives. Prints the messages per second echoed over SECS, after WARMUP_SECS (counted
+//! from when every connection is open).
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,7 +48,7 @@ fn main() -> io::Result<()> {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
-            .block_on(ws_bench::report_rate(&ECHOED, warmup, secs));
+            .block_on(ws_bench::report_rate(&ECHOED, conns, warmup, secs));
     }
     if ws_bench::BLOCKING.contains(&which.as_str()) {
         // A thread per connection; the runtime below only keeps the time.
@@ -67,7 +68,7 @@ fn main() -> io::Result<()> {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
-            .block_on(ws_bench::report_rate(&ECHOED, warmup, secs));
+            .block_on(ws_bench::report_rate(&ECHOED, conns, warmup, secs));
     }
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -97,7 +98,7 @@ fn main() -> io::Result<()> {
                             }
                         });
                     }
-                    ws_bench::report_rate(&ECHOED, warmup, secs).await
+                    ws_bench::report_rate(&ECHOED, conns, warmup, secs).await
                 })
                 .await
         })
@@ -117,6 +118,7 @@ async fn ours(url: &str, payload: Bytes, window: usize, busy: Duration) -> Res {
         options.read_size = ws_bench::parse_size(&v);
     }
     let mut ws = ws_tokio::connect(url, options).await?;
+    ws_bench::connected();
     ws.set_busy_poll(busy);
     for _ in 0..window {
         ws.send(Message::Binary(payload.clone())).await?;
@@ -132,6 +134,7 @@ async fn ours(url: &str, payload: Bytes, window: usize, busy: Duration) -> Res {
 async fn tungstenite(url: &str, payload: Bytes, window: usize) -> Res {
     use tokio_tungstenite::tungstenite::Message;
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
+    ws_bench::connected();
     for _ in 0..window {
         ws.send(Message::Binary(payload.clone())).await?;
     }
@@ -150,6 +153,7 @@ async fn fastwebsockets(url: &str, payload: Bytes, window: usize) -> Res {
     let mut stream = TcpStream::connect(host).await?;
     stream.set_nodelay(true)?;
     ws_bench::raw_client_handshake(&mut stream, host).await?;
+    ws_bench::connected();
     let mut ws = WebSocket::after_handshake(stream, Role::Client);
     ws.set_writev(true);
     let mut ws = FragmentCollector::new(ws);
@@ -181,6 +185,7 @@ async fn tokio_websockets(url: &str, payload: Bytes, window: usize) -> Res {
     stream.set_nodelay(true)?;
     let uri: http::Uri = url.parse()?;
     let (mut ws, _) = ClientBuilder::from_uri(uri).connect_on(stream).await?;
+    ws_bench::connected();
     for _ in 0..window {
         ws.send(Message::binary(payload.clone())).await?;
     }
@@ -196,6 +201,7 @@ async fn tokio_websockets(url: &str, payload: Bytes, window: usize) -> Res {
 async fn ours_async_std(url: &str, payload: Bytes, window: usize) -> Res {
     use ws_async_std::{ConnectOptions, Message};
     let mut ws = ws_async_std::connect(url, ConnectOptions::default()).await?;
+    ws_bench::connected();
     for _ in 0..window {
         ws.send(Message::Binary(payload.clone())).await?;
     }
@@ -213,6 +219,7 @@ fn ours_blocking(url: &str, payload: Bytes, window: usize) -> Res {
         options.config.write_chunk_size = ws_bench::parse_size(&v);
     }
     let mut ws = ws_blocking::connect(url, options)?;
+    ws_bench::connected();
     for _ in 0..window {
         ws.send(Message::Binary(payload.clone()))?;
     }
@@ -229,6 +236,7 @@ fn tungstenite_blocking(url: &str, payload: Bytes, window: usize) -> Res {
     let stream = std::net::TcpStream::connect(host_of(url))?;
     stream.set_nodelay(true)?;
     let (mut ws, _) = tungstenite::client(url, stream)?;
+    ws_bench::connected();
     for _ in 0..window {
         ws.send(Message::Binary(payload.clone()))?;
     }

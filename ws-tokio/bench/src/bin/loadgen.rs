@@ -46,6 +46,7 @@ async fn open(addr: &str) -> io::Result<TcpStream> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     ws_bench::raw_client_handshake(&mut stream, addr).await?;
+    ws_bench::connected();
     Ok(stream)
 }
 
@@ -60,8 +61,10 @@ async fn echo(
     let one = ws_bench::frame(size, true);
     let batch: &'static [u8] = one.repeat(window).leak();
     let frame_len = one.len();
-    for _ in 0..conns {
-        let stream = open(addr).await?;
+    // All connections open before any echoes: opened one by one next to echoing ones,
+    // 1 000 handshakes waited behind the echo traffic (10 to 30 s a run against the
+    // slower servers).
+    for stream in open_all(addr, conns).await? {
         tokio::spawn(async move {
             if let Err(e) = connection(stream, batch, frame_len, window).await {
                 eprintln!("loadgen connection: {e}");
@@ -69,7 +72,7 @@ async fn echo(
             }
         });
     }
-    ws_bench::report_rate(&ECHOED, warmup, secs).await
+    ws_bench::report_rate(&ECHOED, conns, warmup, secs).await
 }
 
 async fn connection(
@@ -116,15 +119,21 @@ async fn connection(
     }
 }
 
-async fn idle(addr: &str, conns: usize) -> io::Result<()> {
+/// Opens `conns` connections, a few hundred handshakes at a time (well inside the
+/// listen backlog).
+async fn open_all(addr: &str, conns: usize) -> io::Result<Vec<TcpStream>> {
     let mut streams = Vec::with_capacity(conns);
-    // A few hundred handshakes at a time, well inside the listen backlog.
     for chunk in (0..conns).collect::<Vec<_>>().chunks(200) {
         let opened = futures_util::future::join_all(chunk.iter().map(|_| open(addr))).await;
         for s in opened {
             streams.push(s?);
         }
     }
+    Ok(streams)
+}
+
+async fn idle(addr: &str, conns: usize) -> io::Result<()> {
+    let streams = open_all(addr, conns).await?;
     println!("ready {}", streams.len());
     // Hold them until killed.
     std::future::pending::<()>().await;
