@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every side-by-side benchmark and writes the Markdown tables to results.md
-# (about 80 minutes at the defaults on a 2-core machine). Pass options through to `matrix`, e.g.
+# (about an hour at the defaults on a 2-core machine). Pass options through to `matrix`, e.g.
 #   ./run-all.sh --reps 1 --secs 0.5      # a quick look
 set -euo pipefail
 cd "$(dirname "$0")"
