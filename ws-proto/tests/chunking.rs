@@ -404,16 +404,18 @@ fn both_ways_of_reading_keep_to_the_same_limit() {
 fn a_drained_read_buffer_starts_again_at_its_front() {
     let now = support::t0();
     for zeroed in [false, true] {
-        // The room the next read is given: where it starts, and how much there is.
+        // Where the next read's bytes land, and how much room there is. `read_with`
+        // may read small pieces on the stack and copy them over, so it reads one byte
+        // (a frame's first) to see where that lands.
         let next_room = |conn: &mut Connection| {
             if zeroed {
-                let mut seen = (0, 0);
                 conn.read_with(64 << 10, now, |room| {
-                    seen = (room.as_ptr() as usize, room.len());
-                    Ok::<usize, ()>(0)
+                    room[0] = 0x82;
+                    Ok::<usize, ()>(1)
                 })
                 .unwrap();
-                seen
+                let buf = conn.read_buffer();
+                (buf.as_ptr() as usize, buf.len())
             } else {
                 let (buf, _) = conn.read_buffer_for(64 << 10);
                 (buf.as_ptr() as usize, buf.capacity())
@@ -451,6 +453,55 @@ fn a_drained_read_buffer_starts_again_at_its_front() {
             }
         }
     }
+}
+
+/// Between frames, at the least room, `read_with` zeroes its room on the stack and
+/// copies over only the bytes read, so a read of one small message, or of nothing,
+/// does not zero 4 KiB of a connection's own (and, among thousands, cold) buffer.
+/// Inside a frame the room is the buffer's own, as before, and the message arrives
+/// whole either way.
+#[test]
+fn small_reads_between_frames_are_zeroed_on_the_stack() {
+    let now = support::t0();
+    let mut conn = Connection::new(Role::Server, Config::default(), now);
+    conn.read_buffer().reserve(64 << 10);
+    let lo = conn.read_buffer().as_ptr() as usize;
+    let in_buffer = lo..lo + conn.read_buffer().capacity();
+    let wire = masked(&Frame::binary(vec![7u8; 10_000]));
+    let fed = std::cell::Cell::new(0);
+    let read = |conn: &mut Connection, nothing: bool| {
+        let mut at = 0;
+        let result = conn.read_with(64 << 10, now, |room| {
+            at = room.as_ptr() as usize;
+            if nothing {
+                return Err(());
+            }
+            let from = fed.get();
+            let n = room.len().min(wire.len() - from).min(100);
+            room[..n].copy_from_slice(&wire[from..from + n]);
+            fed.set(from + n);
+            Ok(n)
+        });
+        assert_eq!(result.is_err(), nothing);
+        at
+    };
+    // A read that finds nothing, then the header and the payload's first bytes.
+    assert!(!in_buffer.contains(&read(&mut conn, true)));
+    assert!(conn.read_buffer().is_empty());
+    assert!(!in_buffer.contains(&read(&mut conn, false)));
+    // Inside the frame: the buffer's own room, to the end of the message.
+    while fed.get() < wire.len() {
+        assert!(
+            in_buffer.contains(&read(&mut conn, false)),
+            "at {}",
+            fed.get()
+        );
+    }
+    let events = take_events(&mut conn);
+    let [Event::Message(message)] = &events[..] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(message.as_bytes(), &vec![7u8; 10_000][..]);
 }
 
 /// Reads `wire` into a connection the way the drive loop does: into the spare capacity
