@@ -500,18 +500,13 @@ impl Connection {
 
     /// Reads from a transport that wants an initialised `&mut [u8]` (`std::io::Read`,
     /// `futures_io::AsyncRead`) straight into the read buffer, without unsafe code:
-    /// `read` is handed zeroed room at the end of the buffer and answers how many bytes
-    /// it put there (0 is end of file, and feeds nothing). Bytes read are taken note of
+    /// `read` is handed zeroed room at the end of the buffer (or on the stack, below)
+    /// and answers how many bytes it put there (0 is end of file, and feeds nothing). Bytes read are taken note of
     /// as [`handle_read`](Self::handle_read) does, at `now` (which may be old on the
     /// same terms); an error (or, for a poll-based
     /// transport, "not ready" carried in `E`) leaves the buffer as it was.
     ///
     /// The room is zeroed before every read, so it is sized to what the reads bring.
-    /// Between frames, when the buffer is empty and the room is the least (4 KiB or
-    /// less), it is on the stack and the bytes read are copied over: zeroing 4 KiB of
-    /// each connection's own buffer for every read, the reads that find nothing too,
-    /// was 4-7 % of a ws-async-std server's time on 1 000 connections of small
-    /// messages (a cold buffer each time), and under 1 % on the stack (BENCHMARKS.md).
     /// It starts at 4 KiB, doubles up to `read_size` while reads fill it, and halves
     /// after 16 reads in a row that brought under a quarter of it, so a connection of
     /// small messages does not zero the whole read size for each. Inside a frame whose
@@ -524,6 +519,13 @@ impl Connection {
     /// the buffer has, as in [`read_buffer_for`](Self::read_buffer_for). Room that
     /// would move a large piece of a cut frame is reserved for several reads, as there,
     /// and an empty buffer starts again at its front on the same terms.
+    ///
+    /// Between frames, when the buffer is empty and the room is the least (4 KiB or
+    /// less), the room is on the stack and the bytes read are copied over: zeroing
+    /// 4 KiB of each connection's own buffer for every read, the reads that find
+    /// nothing too, was 4-7 % of a ws-async-std server's time on 1 000 connections of
+    /// small messages (a cold buffer each time), and under 1 % on the stack
+    /// (BENCHMARKS.md).
     pub fn read_with<E>(
         &mut self,
         read_size: usize,
