@@ -435,6 +435,13 @@ impl Connection {
         (&mut self.rbuf, read_limit(read_size))
     }
 
+    /// No frame is in progress and the read buffer holds nothing: the point where its
+    /// memory may start again at the front, be given back, or be skipped for a small
+    /// read on the stack.
+    fn between_frames_empty(&self) -> bool {
+        self.rbuf.is_empty() && self.header.is_none()
+    }
+
     /// Between frames, an empty read buffer that has less room left than the last
     /// frame's payload starts again at the front of its memory when no message holds
     /// that memory any more (there is nothing to move). Otherwise the next frame, if as
@@ -444,7 +451,7 @@ impl Connection {
     /// buffer goes on where it is, as it always did.
     fn restart_buffer(&mut self) {
         let spare = self.rbuf.capacity();
-        if self.rbuf.is_empty() && self.header.is_none() && spare > 0 && spare < self.last_payload {
+        if self.between_frames_empty() && spare > 0 && spare < self.last_payload {
             let _ = self.rbuf.try_reclaim(spare + 1);
         }
     }
@@ -501,9 +508,9 @@ impl Connection {
     /// Reads from a transport that wants an initialised `&mut [u8]` (`std::io::Read`,
     /// `futures_io::AsyncRead`) straight into the read buffer, without unsafe code:
     /// `read` is handed zeroed room at the end of the buffer (or on the stack, below)
-    /// and answers how many bytes it put there (0 is end of file, and feeds nothing). Bytes read are taken note of
-    /// as [`handle_read`](Self::handle_read) does, at `now` (which may be old on the
-    /// same terms); an error (or, for a poll-based
+    /// and answers how many bytes it put there (0 is end of file, and feeds nothing).
+    /// Bytes read are taken note of as [`handle_read`](Self::handle_read) does, at
+    /// `now` (which may be old on the same terms); an error (or, for a poll-based
     /// transport, "not ready" carried in `E`) leaves the buffer as it was.
     ///
     /// The room is zeroed before every read, so it is sized to what the reads bring.
@@ -545,7 +552,7 @@ impl Connection {
         let wanted = self.room_to_reserve(room, read_size);
         let n;
         let result;
-        if start == 0 && self.header.is_none() && room <= MIN_READ_ROOM {
+        if self.between_frames_empty() && room <= MIN_READ_ROOM {
             // Between frames, at the least room: zeroed on the stack, which every
             // connection of the thread shares (and so stays in the cache), rather
             // than in this connection's buffer, cold when thousands take turns; only
@@ -591,7 +598,7 @@ impl Connection {
     /// so that thousands of idle connections cost little. They are allocated again
     /// when needed; input not yet decoded and output not yet taken are kept.
     pub fn release_buffers(&mut self) {
-        if self.rbuf.is_empty() && self.header.is_none() {
+        if self.between_frames_empty() {
             self.rbuf = BytesMut::new();
         }
         if self.events.is_empty() {
