@@ -4,14 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_net::TcpStream;
 use futures_io::{AsyncRead, AsyncWrite};
 use ws_proto::drive::DEFAULT_READ_SIZE_ZEROED;
 use ws_proto::handshake::{ClientOptions, Target};
 use ws_proto::{Config, Entropy, OsEntropy};
 
 use crate::stream::MaybeTlsStream;
-use crate::{Error, FuturesIo, WebSocket, timeout};
+use crate::{Error, FuturesIo, TcpStream, WebSocket, timeout};
 
 /// What a client asks for and how it runs.
 pub struct ConnectOptions {
@@ -62,8 +61,9 @@ impl std::fmt::Debug for ConnectOptions {
 
 /// Connects to a `ws://` or `wss://` URI and performs the opening handshake.
 ///
-/// The TCP stream is an [`async_net::TcpStream`], on the `async-io` reactor that
-/// async-std and smol both run, so this works under either (or under any executor).
+/// The TCP stream is a [`TcpStream`] (async-net's, with reads that wait for the reactor
+/// after a short read), on the `async-io` reactor that async-std and smol both run, so
+/// this works under either (or under any executor).
 pub async fn connect(
     uri: &str,
     options: ConnectOptions,
@@ -76,7 +76,7 @@ pub async fn connect(
     )
     .await
     .ok_or_else(|| Error::Io(std::io::ErrorKind::TimedOut.into()))??;
-    stream.set_nodelay(true)?;
+    stream.get_ref().set_nodelay(true)?;
     let peer = stream.peer_addr().ok();
     let stream = if target.tls {
         wrap_tls(stream, &target.host, &options).await?

@@ -9,7 +9,8 @@
 //! [`futures_io::AsyncRead`] / [`futures_io::AsyncWrite`] traits, so one code path
 //! serves async-std's and smol's streams, TLS streams from futures-rustls, and any other
 //! `futures-io` stream. Timers are [`async_io::Timer`]s, and [`connect`] and the
-//! servers use [`async_net`]'s TCP types: both run on the `async-io` reactor that
+//! servers use [`async_net`]'s TCP types (the stream inside a [`TcpStream`], which
+//! spares a read per wait): both run on the `async-io` reactor that
 //! async-std and smol share, so nothing here is tied to one executor (the servers take
 //! a [`Spawn`] function for their connection tasks).
 //!
@@ -129,11 +130,13 @@ use std::time::Duration;
 mod client;
 mod server;
 mod stream;
+mod tcp;
 #[cfg(feature = "rustls")]
 pub mod tls;
 mod transport;
 
-/// The TCP types [`connect`] and the servers use (on the `async-io` reactor).
+/// The TCP types the servers listen with and [`TcpStream`] wraps (on the `async-io`
+/// reactor).
 pub use async_net;
 pub use client::{ConnectOptions, client, connect};
 #[cfg(feature = "rustls")]
@@ -143,6 +146,7 @@ pub use server::{
     establish_standard_server,
 };
 pub use stream::MaybeTlsStream;
+pub use tcp::TcpStream;
 pub use transport::{AsyncIoRuntime, FuturesIo};
 pub use ws_proto::Error;
 pub use ws_proto::adapter::UpgradeOptions;

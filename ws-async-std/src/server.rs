@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use async_net::{TcpListener, TcpStream};
+use async_net::TcpListener;
 use event_listener::Event;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::future::or;
@@ -19,7 +19,7 @@ use ws_proto::handshake::{CheckRequest, SelectSubprotocol, check_origin_with_hos
 use ws_proto::{Config, HandshakeLimits, Policy};
 
 use crate::stream::MaybeTlsStream;
-use crate::{Error, FuturesIo, WebSocket, timeout};
+use crate::{Error, FuturesIo, TcpStream, WebSocket, timeout};
 
 /// Told about every connection that failed before or during its handler.
 pub type OnError = Arc<dyn Fn(Error) + Send + Sync>;
@@ -439,7 +439,13 @@ where
             }
         };
         let guard = LiveGuard::new(&lifecycle);
-        let task = connection(stream, peer, options.clone(), handler.clone(), &lifecycle);
+        let task = connection(
+            stream.into(),
+            peer,
+            options.clone(),
+            handler.clone(),
+            &lifecycle,
+        );
         let mut kill = Wait::new(&lifecycle);
         (options.spawn)(Box::pin(async move {
             let _guard = guard;
@@ -478,7 +484,7 @@ where
 {
     let lifecycle = lifecycle.clone();
     async move {
-        let _ = stream.set_nodelay(true);
+        let _ = stream.get_ref().set_nodelay(true);
         // The handshakes' state (TLS, HTTP) lives in a box freed as soon as they are
         // done, and the conversation in a box of its own: the task itself stays small,
         // which is most of what an idle connection costs.

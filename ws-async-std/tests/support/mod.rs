@@ -12,7 +12,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_io::{AsyncRead, AsyncWrite};
-use ws_async_std::async_net::{TcpListener, TcpStream};
+use ws_async_std::TcpStream;
+use ws_async_std::async_net::TcpListener;
 use ws_async_std::{MaybeTlsStream, ServerOptions, Spawn, WebSocket, establish_standard_server};
 
 /// The socket a test server's handler gets.
