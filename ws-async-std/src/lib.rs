@@ -103,7 +103,8 @@
 //!
 //! Over a stream you connected yourself (an async-std or smol `TcpStream`, a Unix
 //! socket...), [`client`] performs the opening handshake, and [`accept`] is the
-//! server's.
+//! server's. An `async_net::TcpStream` wrapped in [`TcpStream`] (`TcpStream::from`)
+//! reads the way [`connect`]'s and the servers' streams do.
 //!
 //! # Features
 //!
