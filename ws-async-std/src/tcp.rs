@@ -190,6 +190,11 @@ mod tests {
         (ours, peer)
     }
 
+    /// One read, waited for.
+    fn read_waiting(stream: &mut TcpStream, buf: &mut [u8]) -> usize {
+        async_io::block_on(poll_fn(|cx| Pin::new(&mut *stream).poll_read(cx, buf))).unwrap()
+    }
+
     fn poll_once(stream: &mut TcpStream, waker: &Waker, buf: &mut [u8]) -> Poll<usize> {
         let mut cx = Context::from_waker(waker);
         Pin::new(stream).poll_read(&mut cx, buf).map(|r| r.unwrap())
@@ -211,8 +216,8 @@ mod tests {
         let waker = Waker::from(count.clone());
         let mut buf = [0; 16];
         peer.write_all(b"hello").unwrap();
-        let n = async_io::block_on(poll_fn(|cx| Pin::new(&mut ours).poll_read(cx, &mut buf)));
-        assert_eq!(n.unwrap(), 5);
+        let n = read_waiting(&mut ours, &mut buf);
+        assert_eq!(n, 5);
         // More arrives before the next read; that read does not try the socket, it
         // asks the reactor, which has not seen it yet...
         peer.write_all(b"world").unwrap();
@@ -237,8 +242,8 @@ mod tests {
         let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
         peer.write_all(&[7; 24]).unwrap();
         let mut buf = [0; 16];
-        let n = async_io::block_on(poll_fn(|cx| Pin::new(&mut ours).poll_read(cx, &mut buf)));
-        assert_eq!(n.unwrap(), 16);
+        let n = read_waiting(&mut ours, &mut buf);
+        assert_eq!(n, 16);
         // The rest is read without waiting for the reactor.
         assert_eq!(poll_once(&mut ours, &waker, &mut buf), Poll::Ready(8));
     }
@@ -261,7 +266,7 @@ mod tests {
         assert_eq!(got, b"ping");
         drop(peer);
         let mut buf = [0; 16];
-        let n = async_io::block_on(poll_fn(|cx| Pin::new(&mut ours).poll_read(cx, &mut buf)));
-        assert_eq!(n.unwrap(), 0);
+        let n = read_waiting(&mut ours, &mut buf);
+        assert_eq!(n, 0);
     }
 }
