@@ -42,7 +42,7 @@ use crate::config::{Config, Policy};
 use crate::entropy::{Entropy, OsEntropy};
 use crate::error::{ProtocolError, UsageError};
 use crate::event::{CloseReason, Event, Message};
-use crate::frame::{Frame, Header, OpCode};
+use crate::frame::{Frame, Header, MAX_HEADER_LEN, OpCode};
 use crate::mask::{apply_mask, extend_masked};
 use crate::output::{OutputBuffer, Sink};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
@@ -82,6 +82,16 @@ const MAX_RESERVE_AHEAD: usize = 1024 * 1024;
 fn read_limit(read_size: usize) -> usize {
     read_size.max(MAX_READ_SIZE)
 }
+
+/// The memory page size that [`START_IN_PAGE`] is measured in (4 KiB on x86-64 and
+/// most hosts; only the offset's effect on the kernel's copy depends on it).
+const PAGE: usize = 4096;
+
+/// How far into a page a large read buffer starts when it starts again (see
+/// `Connection::place_start`): away from a page's first bytes, where senders' data
+/// tends to sit, and from its last (single runs with the start there were slower
+/// too); starts from 64 to 2 048 bytes in measured alike.
+const START_IN_PAGE: usize = 1024;
 
 /// From how many bytes held on a move the read buffer reserves room for several reads
 /// instead of one ([`Connection::read_buffer_for`]): below it, moving is cheap, and a
@@ -451,8 +461,35 @@ impl Connection {
     /// buffer goes on where it is, as it always did.
     fn restart_buffer(&mut self) {
         let spare = self.rbuf.capacity();
-        if self.between_frames_empty() && spare > 0 && spare < self.last_payload {
-            let _ = self.rbuf.try_reclaim(spare + 1);
+        if self.between_frames_empty()
+            && spare > 0
+            && spare < self.last_payload
+            && self.rbuf.try_reclaim(spare + 1)
+        {
+            self.place_start();
+        }
+    }
+
+    /// Moves the start of an empty read buffer to [`START_IN_PAGE`] bytes into a
+    /// memory page, when the room after it still takes a frame as large as the last.
+    ///
+    /// The kernel's copy of a read lands at the buffer's start, and on an AMD EPYC
+    /// host (its `rep movsb`) that copy ran several times slower when its destination
+    /// sat at nearly the same place in a page as its source. A large buffer that glibc
+    /// `mmap`s starts 16 bytes into a page, and a loopback sender's data sat near a
+    /// page's start too: with glibc's default settings, a ws-tokio echo server made
+    /// 321-350 messages a second at 4 MiB × 1 connection × 1 in flight, and 779-811
+    /// with this start; a client 127-232 and 174-371 (BENCHMARKS.md, "2026-12-07:
+    /// where in a page a large read lands"). It costs at most a page of the buffer's
+    /// room, and is not done where the room is short (a buffer regrown for a few KiB
+    /// would cost more).
+    fn place_start(&mut self) {
+        let in_page = self.rbuf.as_ptr() as usize % PAGE;
+        let pad = (START_IN_PAGE + PAGE - in_page) % PAGE;
+        let room_after = self.rbuf.capacity().saturating_sub(pad);
+        if pad > 0 && self.rbuf.is_empty() && room_after >= self.last_payload + MAX_HEADER_LEN {
+            self.rbuf.resize(pad, 0);
+            self.rbuf.advance(pad);
         }
     }
 
