@@ -90,7 +90,7 @@ const PAGE: usize = 4096;
 /// How far into a page a large read buffer starts when it starts again (see
 /// `Connection::place_start`): away from a page's first bytes, where senders' data
 /// tends to sit, and from its last (single runs with the start there were slower
-/// too); starts from 64 to 2 048 bytes in measured alike.
+/// too). Starts from 80 to 2 064 bytes into a page measured alike.
 const START_IN_PAGE: usize = 1024;
 
 /// From how many bytes held on a move the read buffer reserves room for several reads
@@ -458,7 +458,8 @@ impl Connection {
     /// large as the last, lands in the room left after it and is moved to the front
     /// mid-frame, when its header asks for room: a 4 MiB echo read the rest of each
     /// message at about half the speed that way (BENCHMARKS.md). With room enough, the
-    /// buffer goes on where it is, as it always did.
+    /// buffer goes on where it is, as it always did. Started again, it is moved on
+    /// into its page (`place_start`).
     fn restart_buffer(&mut self) {
         let spare = self.rbuf.capacity();
         if self.between_frames_empty()
