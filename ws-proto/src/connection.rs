@@ -93,6 +93,22 @@ const PAGE: usize = 4096;
 /// too). Starts from 80 to 2 064 bytes into a page measured alike.
 const START_IN_PAGE: usize = 1024;
 
+/// Room reserved for a payload's `rest` beyond the rest itself: a page and a header
+/// when the rest is larger than a read, so that the buffer, started again at its
+/// front between such frames, has the room to be moved on into its page
+/// (`Connection::place_start`) and still take a frame as large. Reserved for the rest
+/// exactly, a 1 MiB buffer had none, and stayed where glibc put it: a ws-tokio echo
+/// server made 917-1 270 messages a second at 1 MiB × 1 connection × 1 in flight,
+/// and 1 431-2 892 with the page (BENCHMARKS.md, "2026-12-07 afternoon"). The page
+/// is only reserved: it is touched once a buffer is moved into it.
+fn slack(rest: usize, read_size: usize) -> usize {
+    if rest > read_size {
+        PAGE + MAX_HEADER_LEN
+    } else {
+        0
+    }
+}
+
 /// From how many bytes held on a move the read buffer reserves room for several reads
 /// instead of one ([`Connection::read_buffer_for`]): below it, moving is cheap, and a
 /// connection of small messages keeps a small buffer.
@@ -433,7 +449,8 @@ impl Connection {
             let rest = self.payload_rest();
             let spare = self.rbuf.capacity() - self.rbuf.len();
             if rest <= MAX_RESERVE_AHEAD {
-                let wanted = self.room_to_reserve(read_size.max(rest), read_size);
+                let wanted =
+                    self.room_to_reserve(read_size.max(rest) + slack(rest, read_size), read_size);
                 self.rbuf.reserve(wanted);
             } else if spare < read_limit(read_size) {
                 // Beyond 1 MiB, room for as much again as has arrived, once a read
