@@ -98,9 +98,10 @@ const START_IN_PAGE: usize = 1024;
 /// front between such frames, has the room to be moved on into its page
 /// (`Connection::place_start`) and still take a frame as large. Reserved for the rest
 /// exactly, a 1 MiB buffer had none, and stayed where glibc put it: a ws-tokio echo
-/// server made 917-1 270 messages a second at 1 MiB × 1 connection × 1 in flight,
-/// and 1 431-2 892 with the page (BENCHMARKS.md, "2026-12-07 afternoon"). The page
-/// is only reserved: it is touched once a buffer is moved into it.
+/// server made 1 133-1 454 messages a second at 1 MiB × 1 connection × 1 in flight,
+/// and 1 353-3 025 with the page (2.0-2.5× in five pairs of six; BENCHMARKS.md, "a
+/// page to spare for a 1 MiB buffer"). The page is only reserved: it is touched once
+/// a buffer is moved into it.
 fn slack(rest: usize, read_size: usize) -> usize {
     if rest > read_size {
         PAGE + MAX_HEADER_LEN
