@@ -443,7 +443,9 @@ impl Connection {
     /// Between frames, an empty buffer with less room left than the last frame's
     /// payload starts again at the front of its memory once no message holds it, so
     /// that a frame as large as the last is not moved there mid-frame (both ways of
-    /// reading; BENCHMARKS.md, "2026-12-07").
+    /// reading; BENCHMARKS.md, "2026-12-07"), and 1 KiB into its page: the room
+    /// reserved for the rest of a payload larger than `read_size` has a page to spare
+    /// for that (`slack`).
     pub fn read_buffer_for(&mut self, read_size: usize) -> (&mut BytesMut, usize) {
         self.restart_buffer();
         if !self.large_payload_fits(read_size) {
