@@ -147,7 +147,7 @@
 //! assert!(matches!(server.poll_event(), Some(Event::Closed(CloseReason::Handshake { .. }))));
 //! assert!(server.should_close_transport()); // the server closes the TCP connection first
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod adapter;
 pub mod close;
