@@ -95,13 +95,15 @@ fn extend_masked_portable(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: u
 ///
 /// The bodies are the portable functions above, inlined into functions compiled with
 /// AVX2 enabled, so the compiler's vectorisation uses 32-byte registers. Calling such
-/// a function is `unsafe` (on a CPU without AVX2 it would fault), so each call below
-/// is made only after [`available`] checked the CPU at run time.
+/// a function is `unsafe` (on a CPU without AVX2 it would be undefined behaviour, an
+/// illegal instruction at best), so each call below is made only after [`available`]
+/// checked the CPU at run time.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod wide {
-    /// From how many bytes [`apply_mask`] takes the AVX2 path: below it the feature
-    /// check and the wider loop's setup are not paid back.
+    /// From how many bytes [`apply_mask`] takes the AVX2 path: two of its 32-byte
+    /// steps. Shorter payloads (control frames, the smallest messages) stay on the
+    /// portable path and skip the feature check; that cut is a choice, not measured.
     pub(super) const WORTH_IT: usize = 64;
 
     /// Whether this CPU has AVX2. std caches the answer after the first call, so this
