@@ -8,11 +8,12 @@
 //! the tests compare it with.
 //!
 //! On x86-64 the same code is also compiled for AVX2 and chosen at run time when the
-//! CPU has it ([`wide`]): the baseline target only lets the compiler use 16-byte SSE2
-//! registers, and on the AMD EPYC host of the benchmarks that in-place XOR ran at
-//! 0.54-1.05× `copy_from_slice` at 64 KiB and 0.61-1.10× at 1 MiB, under the 0.8× it
-//! is meant to reach in about half the runs; compiled for AVX2 it ran 1.1-1.9× as fast
-//! (BENCHMARKS.md, "masking with AVX2"). That choice is this crate's only `unsafe`.
+//! CPU has it (the private module `wide`): the baseline target only lets the compiler
+//! use 16-byte SSE2 registers, and on the AMD EPYC host of the benchmarks that in-place
+//! XOR ran at 0.54-1.05× `copy_from_slice` at 64 KiB and 0.61-1.10× at 1 MiB, under the
+//! 0.8× it is meant to reach in about half the runs; compiled for AVX2 it ran 1.1-1.9×
+//! as fast (BENCHMARKS.md, "masking with AVX2"). That choice is this crate's only
+//! `unsafe`.
 
 /// XORs `buf` with `key`, as if `buf` started `offset` bytes into a masked payload.
 ///
