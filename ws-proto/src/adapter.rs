@@ -1,6 +1,6 @@
 //! What every adapter does the same way around the core.
 //!
-//! The async drive loop ([`drive`](crate::drive)) and ws-blocking's threads do their
+//! The async drive loop (module `drive`, feature `drive`) and ws-blocking's threads do their
 //! I/O differently, but how a server answers an opening request once it is read, how
 //! it refuses one, when an idle connection gives its buffers back, which I/O errors
 //! mean that the peer went away, and what an accept loop does after a failed accept

@@ -43,7 +43,7 @@ use crate::entropy::{Entropy, OsEntropy};
 use crate::error::{ProtocolError, UsageError};
 use crate::event::{CloseReason, Event, Message};
 use crate::frame::{Frame, Header, MAX_HEADER_LEN, OpCode};
-use crate::mask::{apply_mask, extend_masked};
+use crate::mask::apply_mask;
 use crate::output::{OutputBuffer, Sink};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 
@@ -1349,9 +1349,7 @@ impl Connection {
                 };
                 let from = enc.written;
                 match enc.mask {
-                    Some(key) => {
-                        out.append(|v| extend_masked(v, &enc.payload[from..from + n], key, from))
-                    }
+                    Some(key) => out.append_masked(&enc.payload[from..from + n], key, from),
                     // The whole payload in one piece: hand it over as it is (slicing a
                     // `Bytes` made from a `Vec` would allocate).
                     None if from == 0 && n == left => out.share(std::mem::take(&mut enc.payload)),

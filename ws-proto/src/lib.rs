@@ -179,7 +179,7 @@ pub use error::{Error, ProtocolError, Rejection, RequestError, ResponseError, Us
 pub use event::{CloseReason, Event, Message};
 pub use frame::{Frame, OpCode};
 pub use handshake::HandshakeLimits;
-pub use output::OutputBuffer;
+pub use output::{BufferPool, OutputBuffer};
 pub use utf8::Utf8Bytes;
 
 pub use bytes;

@@ -6,16 +6,45 @@
 //! need not be copied at all: [`OutputBuffer`] keeps them as the application's
 //! [`Bytes`] (a reference count, not a copy) between the small copied pieces (frame
 //! headers, control frames, small and masked payloads), and hands the lot to the
-//! transport as [`IoSlice`]s for one vectored write.
+//! transport as [`IoSlice`]s for one vectored write. A client's large masked copies
+//! can go into buffers borrowed from a [`BufferPool`] instead, shared by the
+//! connections of a thread.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
 use bytes::Bytes;
 
+use crate::mask::extend_masked;
+
 /// Payloads at least this long are referenced rather than copied: below it, a copy is
 /// cheaper than one more slice in a vectored write.
 pub(crate) const SHARE_MIN: usize = 4096;
+
+/// Masked copies at least this long go into a buffer of their own from the
+/// [`BufferPool`], when the [`OutputBuffer`] has one.
+pub(crate) const POOLED_MIN: usize = 64 << 10;
+
+/// The longest frame header: 2 bytes, 8 of length, 4 of mask key.
+const MAX_HEADER: usize = 14;
+
+/// Where an [`OutputBuffer`] borrows the memory for a large masked copy (a client's
+/// payload of 64 KiB or more that the application still references) and gives it back
+/// once written.
+///
+/// Without one, each buffer keeps its own copy area as large as its largest message,
+/// and many connections sending large messages each write into memory of their own,
+/// cold by the time it is written again: 64 connections of 1 MiB messages fill 64 MiB,
+/// more than a server CPU's last-level cache. With a pool that keeps a few buffers per
+/// thread, the connections on a thread take turns with the same warm ones (the async
+/// loop of the `drive` feature does this; measured in BENCHMARKS.md).
+pub trait BufferPool: Sync {
+    /// A buffer, empty, to copy at least `len` bytes into, if the pool has one; the
+    /// caller allocates otherwise.
+    fn take(&self, len: usize) -> Option<Vec<u8>>;
+    /// A buffer whose bytes were written; the pool keeps it or drops it.
+    fn give(&self, buf: Vec<u8>);
+}
 
 /// One run of bytes in write order.
 #[derive(Debug)]
@@ -24,13 +53,25 @@ enum Segment {
     Copied { start: usize, end: usize },
     /// A payload referenced as it is.
     Shared(Bytes),
+    /// A large masked copy in a buffer of its own, from the pool and given back to it.
+    Owned(Vec<u8>),
+}
+
+impl Segment {
+    fn bytes<'a>(&'a self, copied: &'a [u8]) -> &'a [u8] {
+        match self {
+            Self::Copied { start, end } => &copied[*start..*end],
+            Self::Shared(b) => b,
+            Self::Owned(v) => v,
+        }
+    }
 }
 
 /// Bytes to write, in order, partly copied and partly referenced: fill it with
 /// [`Connection::poll_transmit_into`](crate::Connection::poll_transmit_into), write
 /// [`io_slices`](Self::io_slices) with a vectored write, and
 /// [`advance`](Self::advance) by what the transport took.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct OutputBuffer {
     copied: Vec<u8>,
     segments: VecDeque<Segment>,
@@ -38,12 +79,34 @@ pub struct OutputBuffer {
     front_written: usize,
     /// Bytes not yet written.
     len: usize,
+    /// Bytes in `Owned` segments since the buffer was last empty.
+    owned: usize,
+    pool: Option<&'static dyn BufferPool>,
+}
+
+impl std::fmt::Debug for OutputBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputBuffer")
+            .field("len", &self.len)
+            .field("segments", &self.segments.len())
+            .field("pooled", &self.pool.is_some())
+            .finish()
+    }
 }
 
 impl OutputBuffer {
     /// An empty buffer; it allocates when first filled.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty buffer that takes the memory for large masked copies from `pool` and
+    /// gives it back once written.
+    pub fn with_pool(pool: &'static dyn BufferPool) -> Self {
+        Self {
+            pool: Some(pool),
+            ..Self::default()
+        }
     }
 
     /// Bytes not yet written.
@@ -65,11 +128,7 @@ impl OutputBuffer {
             if n == dst.len() {
                 break;
             }
-            let bytes = match segment {
-                Segment::Copied { start, end } => &self.copied[*start..*end],
-                Segment::Shared(b) => &b[..],
-            };
-            dst[n] = IoSlice::new(&bytes[skip..]);
+            dst[n] = IoSlice::new(&segment.bytes(&self.copied)[skip..]);
             skip = 0;
             n += 1;
         }
@@ -79,8 +138,7 @@ impl OutputBuffer {
     /// The first unwritten run of bytes (for a transport without vectored writes).
     pub fn first_slice(&self) -> &[u8] {
         match self.segments.front() {
-            Some(Segment::Copied { start, end }) => &self.copied[start + self.front_written..*end],
-            Some(Segment::Shared(b)) => &b[self.front_written..],
+            Some(segment) => &segment.bytes(&self.copied)[self.front_written..],
             None => &[],
         }
     }
@@ -98,22 +156,22 @@ impl OutputBuffer {
             let Some(front) = self.segments.front() else {
                 break;
             };
-            let size = match front {
-                Segment::Copied { start, end } => end - start,
-                Segment::Shared(b) => b.len(),
-            };
-            let left = size - self.front_written;
+            let left = front.bytes(&self.copied).len() - self.front_written;
             if n < left {
                 self.front_written += n;
                 return;
             }
             n -= left;
             self.front_written = 0;
-            self.segments.pop_front();
+            if let (Some(Segment::Owned(buf)), Some(pool)) = (self.segments.pop_front(), self.pool)
+            {
+                pool.give(buf);
+            }
         }
         if self.segments.is_empty() {
             // Start over at the front of the copy area, keeping its capacity.
             self.copied.clear();
+            self.owned = 0;
         }
     }
 
@@ -123,6 +181,7 @@ impl OutputBuffer {
         self.segments.clear();
         self.front_written = 0;
         self.len = 0;
+        self.owned = 0;
     }
 
     /// Gives the memory back (an idle connection's buffers cost nothing). Only when
@@ -136,12 +195,20 @@ impl OutputBuffer {
 
     /// How many bytes were copied in (written or not) since the buffer was last empty.
     pub(crate) fn copied_len(&self) -> usize {
-        self.copied.len()
+        self.copied.len() + self.owned
     }
 
     /// Memory held, in bytes (capacity, not contents).
     pub fn capacity(&self) -> usize {
-        self.copied.capacity() + self.segments.capacity() * size_of::<Segment>()
+        let owned: usize = self
+            .segments
+            .iter()
+            .map(|s| match s {
+                Segment::Owned(v) => v.capacity(),
+                _ => 0,
+            })
+            .sum();
+        self.copied.capacity() + owned + self.segments.capacity() * size_of::<Segment>()
     }
 }
 
@@ -154,6 +221,10 @@ pub(crate) trait Sink {
     fn share(&mut self, bytes: Bytes);
     /// Whether a payload of `len` bytes would be referenced rather than copied.
     fn shares(&self, len: usize) -> bool;
+    /// Appends `src` masked with `key` from `offset` bytes into the payload.
+    fn append_masked(&mut self, src: &[u8], key: [u8; 4], offset: usize) {
+        self.append(|v| extend_masked(v, src, key, offset));
+    }
 }
 
 impl Sink for Vec<u8> {
@@ -196,6 +267,33 @@ impl Sink for OutputBuffer {
             self.len += bytes.len();
             self.segments.push_back(Segment::Shared(bytes));
         }
+    }
+
+    fn append_masked(&mut self, src: &[u8], key: [u8; 4], offset: usize) {
+        let Some(pool) = self.pool.filter(|_| src.len() >= POOLED_MIN) else {
+            self.append(|v| extend_masked(v, src, key, offset));
+            return;
+        };
+        // The frame's header, just copied, moves in front of the payload: the frame
+        // stays one slice, one plain write when nothing else is queued.
+        let head = match self.segments.back() {
+            Some(&Segment::Copied { start, end })
+                if end == self.copied.len() && end - start <= MAX_HEADER =>
+            {
+                self.segments.pop_back();
+                start..end
+            }
+            _ => 0..0,
+        };
+        let mut buf = pool.take(head.len() + src.len()).unwrap_or_default();
+        buf.clear();
+        buf.reserve_exact(head.len() + src.len());
+        buf.extend_from_slice(&self.copied[head.clone()]);
+        self.copied.truncate(self.copied.len() - head.len());
+        extend_masked(&mut buf, src, key, offset);
+        self.len += src.len();
+        self.owned += buf.len();
+        self.segments.push_back(Segment::Owned(buf));
     }
 }
 
@@ -262,6 +360,68 @@ mod tests {
         assert!(out.capacity() >= 1000);
         out.shrink();
         assert_eq!(out.capacity(), 0);
+    }
+
+    /// A pool that counts what it is given, for one test.
+    struct Counting {
+        kept: std::sync::Mutex<Vec<Vec<u8>>>,
+    }
+
+    impl BufferPool for Counting {
+        fn take(&self, len: usize) -> Option<Vec<u8>> {
+            let mut kept = self.kept.lock().unwrap();
+            let at = kept.iter().position(|b| b.capacity() >= len)?;
+            Some(kept.remove(at))
+        }
+        fn give(&self, buf: Vec<u8>) {
+            self.kept.lock().unwrap().push(buf);
+        }
+    }
+
+    #[test]
+    fn large_masked_copies_borrow_from_the_pool_and_go_back_once_written() {
+        static POOL: Counting = Counting {
+            kept: std::sync::Mutex::new(Vec::new()),
+        };
+        let key = [1, 2, 3, 4];
+        let payload: Vec<u8> = (0..POOLED_MIN + 10).map(|i| i as u8).collect();
+        let mut expected = b"hd".to_vec();
+        let mut masked = payload.clone();
+        crate::mask::apply_mask(&mut masked, key, 0);
+        expected.extend_from_slice(&masked);
+        expected.extend_from_slice(b"tl");
+
+        let mut out = OutputBuffer::with_pool(&POOL);
+        for round in 0..3 {
+            out.append(|v| v.extend_from_slice(b"hd"));
+            out.append_masked(&payload, key, 0);
+            out.append(|v| v.extend_from_slice(b"tl"));
+            assert_eq!(gather(&out), expected);
+            // The header moved in front of the payload: one slice for the frame.
+            assert_eq!(out.io_slices(&mut [IoSlice::new(&[]); 4]), 2);
+            assert_eq!(out.copied_len(), expected.len(), "the masked copy counts");
+            assert!(POOL.kept.lock().unwrap().is_empty(), "lent out");
+            // Written in pieces that cut every run.
+            for step in [1, 2, POOLED_MIN, 5, 100] {
+                out.advance(step.min(out.len()));
+            }
+            assert!(out.is_empty());
+            let kept = POOL.kept.lock().unwrap();
+            assert_eq!(kept.len(), 1, "given back after round {round}");
+            assert!(kept[0].capacity() >= payload.len());
+        }
+        // Small masked copies stay in the copy area.
+        out.append_masked(&payload[..100], key, 0);
+        assert_eq!(out.io_slices(&mut [IoSlice::new(&[]); 4]), 1);
+        assert_eq!(POOL.kept.lock().unwrap().len(), 1);
+
+        // Without a pool, a large copy goes into the copy area too.
+        let mut plain = OutputBuffer::new();
+        plain.append(|v| v.extend_from_slice(b"hd"));
+        plain.append_masked(&payload, key, 0);
+        plain.append(|v| v.extend_from_slice(b"tl"));
+        assert_eq!(plain.io_slices(&mut [IoSlice::new(&[]); 4]), 1);
+        assert_eq!(gather(&plain), expected);
     }
 
     #[test]

@@ -193,6 +193,13 @@ impl<T: Transport> std::fmt::Debug for Driver<T> {
     }
 }
 
+impl<T: Transport> Drop for Driver<T> {
+    fn drop(&mut self) {
+        // The thread's spare buffers are not kept for connections that may never come.
+        super::pool::release();
+    }
+}
+
 impl<T: Transport> Driver<T> {
     pub(crate) fn new(io: T, conn: Connection) -> Self {
         let read_size = if io.reads_into_spare_capacity() {
@@ -207,7 +214,7 @@ impl<T: Transport> Driver<T> {
             armed: false,
             io,
             conn,
-            out: OutputBuffer::new(),
+            out: OutputBuffer::with_pool(&super::pool::THREAD_POOL),
             read_size,
             pending: None,
             transport_closed: false,
@@ -561,6 +568,7 @@ impl<T: Transport> Driver<T> {
             if now >= self.last_io + IDLE_RELEASE {
                 self.conn.release_buffers();
                 self.out.shrink();
+                super::pool::release();
                 // What still holds memory holds data (a partial frame, bytes the peer
                 // has not taken): look again one period later, not in a loop.
                 self.release_at = (self.conn.buffer_capacity() > 0 || self.out.capacity() > 0)

@@ -76,6 +76,7 @@
 
 mod driver;
 mod handshake;
+mod pool;
 mod socket;
 mod split;
 #[cfg(test)]

@@ -961,3 +961,62 @@ fn accept_ignores_a_subprotocol_the_client_did_not_offer() {
     assert_eq!(ws.http_request().map(|r| r.uri().path()), Some("/"));
     assert!(wire.borrow().written.starts_with(b"HTTP/1.1 101"));
 }
+
+/// Clients on one thread sending large messages the application still holds mask
+/// each into a buffer from the thread's pool, written and given back, so they take
+/// turns with the same warm memory instead of keeping a message-sized buffer each.
+#[test]
+fn clients_on_one_thread_take_turns_with_one_buffer_for_their_masked_copies() {
+    use crate::BufferPool;
+
+    let now = start_clock();
+    super::pool::release();
+    let payload = bytes::Bytes::from(vec![9u8; 100_000]);
+    let mut sockets: Vec<_> = (0..3)
+        .map(|seed| {
+            let wire = Rc::new(RefCell::new(Wire::default()));
+            let io = Mock {
+                wire: wire.clone(),
+                spare: true,
+            };
+            let conn = Connection::with_entropy(
+                Role::Client,
+                Config::default(),
+                now,
+                Box::new(SeededEntropy::new(seed)),
+            );
+            let ws: WebSocket<Mock> = WebSocket::from_parts(io, conn, &[], Parts::default());
+            (ws, wire)
+        })
+        .collect();
+    let mut first: Option<*const u8> = None;
+    for _ in 0..2 {
+        for (ws, _) in &mut sockets {
+            assert!(matches!(
+                poll_once(ws.send(payload.clone())),
+                Poll::Ready(Ok(()))
+            ));
+            // Written whole, and the copy's buffer is back in the pool: the same one
+            // every time, whichever connection sent.
+            let buf = super::pool::THREAD_POOL
+                .take(payload.len())
+                .expect("the buffer went back to the pool");
+            assert_eq!(*first.get_or_insert(buf.as_ptr()), buf.as_ptr());
+            super::pool::THREAD_POOL.give(buf);
+        }
+    }
+    // What went out on each wire is the message, twice, masked.
+    for (_, wire) in &sockets {
+        let mut server = Connection::new(Role::Server, Config::default(), now);
+        server.handle_input(&wire.borrow().written, now);
+        for _ in 0..2 {
+            let Some(Event::Message(m)) = server.poll_event() else {
+                panic!("a message");
+            };
+            assert_eq!(m, Message::from(payload.clone()));
+        }
+    }
+    // A connection that ends gives the thread's buffers back.
+    drop(sockets);
+    assert!(super::pool::THREAD_POOL.take(0).is_none());
+}
