@@ -63,7 +63,9 @@ pub struct Config {
     /// [`poll_transmit_into`](crate::Connection::poll_transmit_into), as the adapters
     /// write, payloads the [`OutputBuffer`](crate::OutputBuffer) references are not
     /// copied and not bounded by it, so the chunk bounds a client's masked copies and
-    /// small frames; the adapters give the buffer back when the connection goes idle.
+    /// small frames; the adapters give the buffer back when the connection goes idle,
+    /// and the async ones put masked copies of 64 KiB and more in buffers that the
+    /// connections of a thread share ([`BufferPool`](crate::BufferPool)).
     pub write_chunk_size: usize,
     /// Keepalive pings; off by default.
     pub keepalive: Option<KeepAlive>,
