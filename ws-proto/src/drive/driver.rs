@@ -598,7 +598,7 @@ impl<T: Transport> Driver<T> {
     /// ([`Connection::poll_timeout`] is `None`), the last reading serves, as
     /// [`Connection::handle_read`] allows, and the idle check counts the read as it
     /// counts a write. On a busy connection of small messages a clock reading per read
-    /// was 0.5-0.8 % of the time (BENCHMARKS.md, "Last full run").
+    /// was 0.6-0.8 % of the time (BENCHMARKS.md, "fewer clock readings").
     fn time_of_read(&mut self) -> (Instant, bool) {
         if self.conn.poll_timeout().is_some() {
             (self.read_clock(), true)
