@@ -425,6 +425,30 @@ mod tests {
     }
 
     #[test]
+    fn a_header_partly_written_moves_with_its_payload_and_stays_partly_written() {
+        static POOL: Counting = Counting {
+            kept: std::sync::Mutex::new(Vec::new()),
+        };
+        let key = [9, 8, 7, 6];
+        let payload = vec![5u8; POOLED_MIN];
+        let mut expected = b"0123456789".to_vec();
+        let mut masked = payload.clone();
+        crate::mask::apply_mask(&mut masked, key, 0);
+        expected.extend_from_slice(&masked);
+
+        let mut out = OutputBuffer::with_pool(&POOL);
+        out.append(|v| v.extend_from_slice(b"0123456789"));
+        out.advance(3);
+        out.append_masked(&payload, key, 0);
+        assert_eq!(out.len(), expected.len() - 3);
+        assert_eq!(gather(&out), expected[3..]);
+        assert_eq!(out.first_slice(), &expected[3..]);
+        out.advance(out.len());
+        assert!(out.is_empty());
+        assert_eq!(POOL.kept.lock().unwrap().len(), 1);
+    }
+
+    #[test]
     #[should_panic(expected = "advanced past the end")]
     fn advancing_past_the_end_is_a_bug() {
         let mut out = OutputBuffer::new();
