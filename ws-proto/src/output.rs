@@ -15,6 +15,7 @@ use std::io::IoSlice;
 
 use bytes::Bytes;
 
+use crate::frame::MAX_HEADER_LEN;
 use crate::mask::extend_masked;
 
 /// Payloads at least this long are referenced rather than copied: below it, a copy is
@@ -24,9 +25,6 @@ pub(crate) const SHARE_MIN: usize = 4096;
 /// Masked copies at least this long go into a buffer of their own from the
 /// [`BufferPool`], when the [`OutputBuffer`] has one.
 pub(crate) const POOLED_MIN: usize = 64 << 10;
-
-/// The longest frame header: 2 bytes, 8 of length, 4 of mask key.
-const MAX_HEADER: usize = 14;
 
 /// Where an [`OutputBuffer`] borrows the memory for a large masked copy (a client's
 /// payload of 64 KiB or more that the application still references) and gives it back
@@ -278,7 +276,7 @@ impl Sink for OutputBuffer {
         // stays one slice, one plain write when nothing else is queued.
         let head = match self.segments.back() {
             Some(&Segment::Copied { start, end })
-                if end == self.copied.len() && end - start <= MAX_HEADER =>
+                if end == self.copied.len() && end - start <= MAX_HEADER_LEN =>
             {
                 self.segments.pop_back();
                 start..end
