@@ -156,6 +156,13 @@ def round_trip_seeds():
         + b"tail",
         "text-message": bytes([0x01, 0x04, 0x00, 0x07, 0x03]) + "h\u00e9llo w\u00f6rld".encode(),
         "binary-message": bytes([0x00, 0x00, 0x00, 0x00, 0x01]) + bytes(range(200)),
+        # For the output part: flags 0x03 (default write chunk, large messages), no
+        # fragmenting; a 64 KiB message, encoded, written 9 then 17 bytes at a time over
+        # one and two slices; another, encoded, written in 3 slices of 2 049 bytes.
+        "pooled-output": bytes(
+            [0x03, 0x00, 0x00, 0x01, 0x05, 0x07, 0x05, 0x06, 0x00, 0x00, 0x01, 0x06, 0x01, 0x00]
+            + [0x02, 0x01, 0x00, 0x09, 0x05, 0x06, 0x02, 0x01, 0x00]
+        ),
     }
 
 

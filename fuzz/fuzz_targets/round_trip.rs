@@ -11,15 +11,23 @@
 //! - Messages: a message a standard client sends, cut to a fuzzer-chosen fragment
 //!   size and write chunk, and fed in fuzzer-chosen pieces, reaches a standard server as
 //!   exactly the same message.
+//! - Output: a client writing through an `OutputBuffer` with a `BufferPool` (large
+//!   masked copies in borrowed buffers, the frame's header moved in front of them),
+//!   taken by a fuzzer-chosen number of slices and bytes at a time, puts on the wire
+//!   exactly what its twin writes through `poll_transmit`, and every buffer it borrows
+//!   goes back once written.
 #![no_main]
 
+use std::io::IoSlice;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
 use ws_proto::frame::{Frame, Header, MAX_HEADER_LEN};
 use ws_proto::mask::{apply_mask, apply_mask_reference, extend_masked};
 use ws_proto::{
-    Config, Connection, Entropy, Event, Message, OpCode, Policy, Role, SeededEntropy, UsageError,
+    BufferPool, CloseCode, Config, Connection, Entropy, Event, Message, OpCode, OutputBuffer,
+    Policy, Role, SeededEntropy, UsageError,
 };
 use ws_proto_fuzz::{Clock, Reader, WireChecker};
 
@@ -28,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
     masking(data);
     frames(data, now);
     message(data, now);
+    output(data, now);
 });
 
 fn masking(data: &[u8]) {
@@ -247,4 +256,156 @@ fn message(data: &[u8], now: Instant) {
         0,
         "the server answered a message"
     );
+}
+
+/// A pool that lends buffers still holding old bytes (the output must clear them) and
+/// counts its loans. Static, as `OutputBuffer::with_pool` wants; reset by each run.
+struct CountingPool(Mutex<PoolState>);
+
+struct PoolState {
+    spare: Vec<Vec<u8>>,
+    out: usize,
+}
+
+static POOL: CountingPool = CountingPool(Mutex::new(PoolState {
+    spare: Vec::new(),
+    out: 0,
+}));
+
+impl BufferPool for CountingPool {
+    fn take(&self, len: usize) -> Option<Vec<u8>> {
+        let mut pool = self.0.lock().unwrap();
+        pool.out += 1;
+        // Sometimes one too small: the output must grow it.
+        let i = pool.spare.iter().position(|b| b.capacity() >= len / 2)?;
+        Some(pool.spare.swap_remove(i))
+    }
+
+    fn give(&self, mut buf: Vec<u8>) {
+        let mut pool = self.0.lock().unwrap();
+        assert!(pool.out > 0, "a buffer given back that was never lent");
+        pool.out -= 1;
+        if pool.spare.len() < 2 {
+            buf.truncate(3);
+            pool.spare.push(buf);
+        }
+    }
+}
+
+fn output(data: &[u8], now: Instant) {
+    *POOL.0.lock().unwrap() = PoolState {
+        spare: Vec::new(),
+        out: 0,
+    };
+    let mut r = Reader::new(data);
+    let b0 = r.u8();
+    let mut config = Config::with_policy(Policy::Standard);
+    config.fragment_size = match r.u16() {
+        0 => None,
+        n => Some(usize::from(n) * 4),
+    };
+    if b0 & 1 == 0 {
+        config.write_chunk_size = usize::from(r.u16()).max(1) * 2;
+    }
+    let twin = |seed| {
+        Connection::with_entropy(
+            Role::Client,
+            config.clone(),
+            now,
+            Box::new(SeededEntropy::new(seed)),
+        )
+    };
+    let mut pooled = twin(u64::from(b0));
+    let mut copying = twin(u64::from(b0));
+    let mut out = OutputBuffer::with_pool(&POOL);
+    let (mut written, mut expected) = (Vec::new(), Vec::new());
+    let mut large = 0;
+    while let Some(op) = r.byte() {
+        match op % 8 {
+            0..=2 => {
+                // A large message (at least 64 KiB: the pooled copies; at most two a
+                // run, and only where the input's first byte allows, to keep runs
+                // fast) or a small one.
+                let len = if op & 0x10 != 0 || b0 & 2 == 0 || large == 2 {
+                    usize::from(r.u8())
+                } else {
+                    large += 1;
+                    (64 << 10) + usize::from(r.u8())
+                };
+                let mut payload = vec![r.u8(); len];
+                for (i, b) in payload.iter_mut().take(256).enumerate() {
+                    *b ^= i as u8;
+                }
+                let message = if op % 8 == 0 && len < 256 {
+                    Message::from(String::from_utf8_lossy(&payload).into_owned())
+                } else {
+                    Message::from(payload)
+                };
+                assert_eq!(pooled.send(message.clone()), copying.send(message));
+            }
+            3 => {
+                let len = usize::from(r.u8() % 126);
+                let payload = r.bytes(len).to_vec();
+                assert_eq!(pooled.ping(payload.clone()), copying.ping(payload));
+            }
+            4 => assert_eq!(
+                pooled.close(CloseCode::NORMAL, "bye"),
+                copying.close(CloseCode::NORMAL, "bye")
+            ),
+            5 => {
+                // Encode: the same bytes go into both.
+                let before = out.len();
+                let n = pooled.poll_transmit_into(&mut out);
+                assert_eq!(out.len(), before + n);
+                assert_eq!(n, copying.poll_transmit(&mut expected));
+            }
+            _ => {
+                // Write: up to `slices` slices, `room` bytes in all.
+                let slices = usize::from(r.u8() % 4) + 1;
+                let room = usize::from(r.u16()) * 8 + 1;
+                take(&mut out, slices, room, &mut written);
+            }
+        }
+        if out.is_empty() {
+            assert_eq!(
+                POOL.0.lock().unwrap().out,
+                0,
+                "an empty output holds a loan"
+            );
+        }
+    }
+    // The rest of both, everything written.
+    loop {
+        let n = pooled.poll_transmit_into(&mut out);
+        assert_eq!(n, copying.poll_transmit(&mut expected));
+        while !out.is_empty() {
+            take(&mut out, 3, 1 << 20, &mut written);
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    assert_eq!(written.len(), expected.len());
+    assert!(written == expected, "the pooled output wrote other bytes");
+    assert_eq!(POOL.0.lock().unwrap().out, 0, "a loan was not given back");
+    let mut check = WireChecker::new(Role::Client);
+    check.feed(&written);
+}
+
+/// One vectored write of at most `slices` slices and `room` bytes out of `out`, onto
+/// `written`.
+fn take(out: &mut OutputBuffer, slices: usize, room: usize, written: &mut Vec<u8>) {
+    let mut dst = [IoSlice::new(&[]); 4];
+    let k = out.io_slices(&mut dst[..slices]);
+    assert_eq!(k == 0, out.is_empty());
+    if k > 0 {
+        assert_eq!(&dst[0][..], out.first_slice(), "the first slice");
+    }
+    let mut taken = 0;
+    for slice in &dst[..k] {
+        let part = (room - taken).min(slice.len());
+        written.extend_from_slice(&slice[..part]);
+        taken += part;
+    }
+    out.advance(taken);
 }
