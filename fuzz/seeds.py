@@ -157,8 +157,9 @@ def round_trip_seeds():
         "text-message": bytes([0x01, 0x04, 0x00, 0x07, 0x03]) + "h\u00e9llo w\u00f6rld".encode(),
         "binary-message": bytes([0x00, 0x00, 0x00, 0x00, 0x01]) + bytes(range(200)),
         # For the output part: flags 0x03 (default write chunk, large messages), no
-        # fragmenting; a 64 KiB message, encoded, written 9 then 17 bytes at a time over
-        # one and two slices; another, encoded, written in 3 slices of 2 049 bytes.
+        # fragmenting; a message of 64 KiB + 5, encoded, then written 9 bytes at a time
+        # over one slice and 17 over two; one of 64 KiB, encoded, then 2 049 bytes
+        # written over up to three slices; the rest at the end.
         "pooled-output": bytes(
             [0x03, 0x00, 0x00, 0x01, 0x05, 0x07, 0x05, 0x06, 0x00, 0x00, 0x01, 0x06, 0x01, 0x00]
             + [0x02, 0x01, 0x00, 0x09, 0x05, 0x06, 0x02, 0x01, 0x00]
