@@ -18,7 +18,6 @@
 //!   goes back once written.
 #![no_main]
 
-use std::io::IoSlice;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -29,7 +28,7 @@ use ws_proto::{
     BufferPool, CloseCode, Config, Connection, Entropy, Event, Message, OpCode, OutputBuffer,
     Policy, Role, SeededEntropy, UsageError,
 };
-use ws_proto_fuzz::{Clock, Reader, WireChecker};
+use ws_proto_fuzz::{Clock, Reader, WireChecker, write_vectored};
 
 fuzz_target!(|data: &[u8]| {
     let now = Clock::new().now();
@@ -267,10 +266,14 @@ struct PoolState {
     out: usize,
 }
 
-static POOL: CountingPool = CountingPool(Mutex::new(PoolState {
-    spare: Vec::new(),
-    out: 0,
-}));
+impl PoolState {
+    const EMPTY: Self = Self {
+        spare: Vec::new(),
+        out: 0,
+    };
+}
+
+static POOL: CountingPool = CountingPool(Mutex::new(PoolState::EMPTY));
 
 impl BufferPool for CountingPool {
     fn take(&self, len: usize) -> Option<Vec<u8>> {
@@ -293,10 +296,7 @@ impl BufferPool for CountingPool {
 }
 
 fn output(data: &[u8], now: Instant) {
-    *POOL.0.lock().unwrap() = PoolState {
-        spare: Vec::new(),
-        out: 0,
-    };
+    *POOL.0.lock().unwrap() = PoolState::EMPTY;
     let mut r = Reader::new(data);
     let b0 = r.u8();
     let mut config = Config::with_policy(Policy::Standard);
@@ -363,7 +363,7 @@ fn output(data: &[u8], now: Instant) {
                 // Write: up to `slices` slices, `room` bytes in all.
                 let slices = usize::from(r.u8() % 4) + 1;
                 let room = usize::from(r.u16()) * 8 + 1;
-                take(&mut out, slices, room, &mut written);
+                write_vectored(&mut out, slices, room, &mut written);
             }
         }
         if out.is_empty() {
@@ -379,7 +379,7 @@ fn output(data: &[u8], now: Instant) {
         let n = pooled.poll_transmit_into(&mut out);
         assert_eq!(n, copying.poll_transmit(&mut expected));
         while !out.is_empty() {
-            take(&mut out, 3, 1 << 20, &mut written);
+            write_vectored(&mut out, 3, 1 << 20, &mut written);
         }
         if n == 0 {
             break;
@@ -390,22 +390,4 @@ fn output(data: &[u8], now: Instant) {
     assert_eq!(POOL.0.lock().unwrap().out, 0, "a loan was not given back");
     let mut check = WireChecker::new(Role::Client);
     check.feed(&written);
-}
-
-/// One vectored write of at most `slices` slices and `room` bytes out of `out`, onto
-/// `written`.
-fn take(out: &mut OutputBuffer, slices: usize, room: usize, written: &mut Vec<u8>) {
-    let mut dst = [IoSlice::new(&[]); 4];
-    let k = out.io_slices(&mut dst[..slices]);
-    assert_eq!(k == 0, out.is_empty());
-    if k > 0 {
-        assert_eq!(&dst[0][..], out.first_slice(), "the first slice");
-    }
-    let mut taken = 0;
-    for slice in &dst[..k] {
-        let part = (room - taken).min(slice.len());
-        written.extend_from_slice(&slice[..part]);
-        taken += part;
-    }
-    out.advance(taken);
 }

@@ -339,18 +339,7 @@ impl Driver {
         let n = self.conn.poll_transmit_into(&mut self.output);
         assert_eq!(n, self.output.len(), "poll_transmit_into's count");
         while !self.output.is_empty() {
-            let mut slices = [std::io::IoSlice::new(&[]); 3];
-            let k = self.output.io_slices(&mut slices);
-            assert!(k > 0, "a non-empty output with no slices");
-            let mut room = 97;
-            let mut taken = 0;
-            for slice in &slices[..k] {
-                let part = room.min(slice.len());
-                self.out.extend_from_slice(&slice[..part]);
-                room -= part;
-                taken += part;
-            }
-            self.output.advance(taken);
+            write_vectored(&mut self.output, 3, 97, &mut self.out);
         }
         n
     }
@@ -636,6 +625,30 @@ fn read_directly(conn: &mut Connection, mut bytes: &[u8], zeroed: bool, now: Ins
         assert!(n > 0, "a read was given no room");
         bytes = &bytes[n..];
     }
+}
+
+/// One vectored write out of `out`, as a transport that takes at most `slices` slices
+/// (1 to 4) and `room` bytes would make it, onto `written`; checks that the slices
+/// agree with `is_empty` and `first_slice`.
+pub fn write_vectored(
+    out: &mut ws_proto::OutputBuffer,
+    slices: usize,
+    room: usize,
+    written: &mut Vec<u8>,
+) {
+    let mut dst = [std::io::IoSlice::new(&[]); 4];
+    let k = out.io_slices(&mut dst[..slices]);
+    assert_eq!(k == 0, out.is_empty(), "slices and emptiness disagree");
+    if k > 0 {
+        assert_eq!(&dst[0][..], out.first_slice(), "the first slice");
+    }
+    let mut taken = 0;
+    for slice in &dst[..k] {
+        let part = (room - taken).min(slice.len());
+        written.extend_from_slice(&slice[..part]);
+        taken += part;
+    }
+    out.advance(taken);
 }
 
 /// The connection targets: a whole connection driven by a small language.
