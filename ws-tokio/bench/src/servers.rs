@@ -21,7 +21,27 @@ pub fn serve_forever(
         return run_blocking(which, listener);
     }
     if which == "ours-async-std" {
-        return async_std::task::block_on(ours_async_std(listener));
+        // Connections on async-std's executor (its default spawn).
+        return async_std::task::block_on(ours_async_std(listener, None));
+    }
+    if which == "ours-smol" {
+        // Connections on one smol executor that this thread runs: the reactor and the
+        // tasks on one thread, as the peers' current-thread tokio runtime has them.
+        let ex = std::sync::Arc::new(smol::Executor::new());
+        let spawner = ex.clone();
+        let spawn: ws_async_std::Spawn =
+            std::sync::Arc::new(move |task| spawner.spawn(task).detach());
+        // The accept loop is a task too: the future `run` is given is polled again at
+        // every wake-up of the thread, and an accept loop there would try an accept
+        // (and re-arm the listener) for every message.
+        ex.spawn(async move {
+            if let Err(e) = ours_async_std(listener, Some(spawn)).await {
+                eprintln!("server: {e}");
+                std::process::exit(1);
+            }
+        })
+        .detach();
+        return smol::block_on(ex.run(std::future::pending()));
     }
     listener.set_nonblocking(true)?;
     tokio::runtime::Builder::new_current_thread()
@@ -77,13 +97,20 @@ async fn ours(listener: TcpListener, queue: bool, busy: Duration) -> io::Result<
 }
 
 /// Our echo loop on ws-async-std (connections spawned on async-std's executor), with
-/// `queue` like `ours`.
-async fn ours_async_std(listener: std::net::TcpListener) -> io::Result<()> {
+/// `queue` like `ours`; on `spawn`'s executor when given (`ours-smol`).
+async fn ours_async_std(
+    listener: std::net::TcpListener,
+    spawn: Option<ws_async_std::Spawn>,
+) -> io::Result<()> {
     use ws_async_std::{Event, ServerOptions, establish_standard_server};
     let listener = ws_async_std::async_net::TcpListener::try_from(listener)?;
+    let mut options = ServerOptions::default();
+    if let Some(spawn) = spawn {
+        options.spawn = spawn;
+    }
     establish_standard_server(
         listener,
-        ServerOptions::default(),
+        options,
         std::future::pending(),
         |mut ws| async move {
             while let Ok(Some(event)) = ws.recv().await {

@@ -2,7 +2,7 @@
 //! runtime unless the implementation needs another (the matrix pins it to one core):
 //!
 //! ```sh
-//! server <ours|ours-send|ours-busy|ours-async-std|tungstenite|fastwebsockets|tokio-websockets|ours-blocking|tungstenite-blocking> [ADDR]
+//! server <ours|ours-send|ours-busy|ours-async-std|ours-smol|tungstenite|fastwebsockets|tokio-websockets|ours-blocking|tungstenite-blocking> [ADDR]
 //! ```
 //!
 //! Prints `listening ADDR` once bound. Every server echoes each data message with its
@@ -10,8 +10,9 @@
 //! each library's own echo example uses; `ours` queues its answers and lets `recv`
 //! write them together when the input runs out (our `echo_server` example's loop),
 //! and `ours-send` writes each one like the peers; `ours-busy` is `ours` with busy
-//! polling (`WS_BUSY_POLL` microseconds, 50 by default). The `-blocking` servers run a thread
-//! per connection.
+//! polling (`WS_BUSY_POLL` microseconds, 50 by default); `ours-smol` is the
+//! `ours-async-std` loop on one smol executor run by the server's thread (not in
+//! `matrix`'s default list). The `-blocking` servers run a thread per connection.
 
 use std::io;
 
