@@ -115,14 +115,26 @@
 //!   `async_std::task::spawn`.
 //! - `smol` (off): without `async-std`, servers spawn their connections on smol's
 //!   global executor.
-//!
-//! With neither runtime feature, servers run each connection on a thread of its own
-//! (`async_io::block_on`) unless [`ServerOptions::spawn`] says otherwise; the client
-//! and the socket need no runtime feature at all.
 //! - `deflate` (off): permessage-deflate (RFC 7692). Set `config.deflate` to
 //!   `Some(DeflateConfig::default())` in the client's or the server's options to offer
 //!   or accept it; the handshake negotiates the parameters, and the socket compresses
 //!   and inflates messages on its own (the message limit applies to inflated sizes).
+//!
+//! With neither runtime feature, servers run each connection on a thread of its own
+//! (`async_io::block_on`) unless [`ServerOptions::spawn`] says otherwise; the client
+//! and the socket need no runtime feature at all.
+//!
+//! # Performance
+//!
+//! The protocol work is ws-tokio's (the same core and drive loop); reads go into
+//! zeroed room, as `futures-io` asks, and the rest of the difference is the reactor's.
+//! async-io arms a socket again, with a system call, each time a task waits for it,
+//! and makes five calls of its own around each wait; and it runs a thread of its own,
+//! `async-io`, that drives the reactor while the threads running tasks are busy. Leave
+//! that thread a core: pinned with its server to one core, it took the core from the
+//! connections thousands of times a second in the benchmarks, in some runs and not
+//! others (BENCHMARKS.md at the repository's top, "ws-async-std's gaps, traced to
+//! async-io").
 #![forbid(unsafe_code)]
 
 use std::future::Future;
