@@ -31,17 +31,11 @@ pub fn serve_forever(
         let spawner = ex.clone();
         let spawn: ws_async_std::Spawn =
             std::sync::Arc::new(move |task| spawner.spawn(task).detach());
-        // The accept loop is a task too: the future `run` is given is polled again at
-        // every wake-up of the thread, and an accept loop there would try an accept
-        // (and re-arm the listener) for every message.
-        ex.spawn(async move {
-            if let Err(e) = ours_async_std(listener, Some(spawn)).await {
-                eprintln!("server: {e}");
-                std::process::exit(1);
-            }
-        })
-        .detach();
-        return smol::block_on(ex.run(std::future::pending()));
+        // The accept loop is a task too, and `run` is given only its handle: the future
+        // `run` is given is polled again at every wake-up of the thread, and an accept
+        // loop there would try an accept (and re-arm the listener) for every message.
+        let accept_loop = ex.spawn(ours_async_std(listener, Some(spawn)));
+        return smol::block_on(ex.run(accept_loop));
     }
     listener.set_nonblocking(true)?;
     tokio::runtime::Builder::new_current_thread()
